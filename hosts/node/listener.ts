@@ -1,0 +1,103 @@
+/**
+ * The seam's TCP listener over `node:net`. Connections are accepted paused (`pauseOnConnect`)
+ * and wait in a FIFO until the runtime takes one with `read()` and adopts it with
+ * `Host.tcp({ from })`; until then they read nothing, so they cost no buffer memory.
+ */
+import * as net from "node:net";
+import type { Listener, ListenerOptions, PendingConnection } from "../../src/host.js";
+import { bindErrorReason, errorCode } from "./errors.js";
+import { dropPending, markPending } from "./pending.js";
+
+export class NodeListener implements Listener {
+  readonly #server: net.Server;
+  readonly #options: ListenerOptions;
+  #pending: (PendingConnection | undefined)[] = [];
+  #head = 0;
+  #closed = false;
+  #listening = false;
+  #port: number;
+  #address: string;
+
+  constructor(options: ListenerOptions) {
+    this.#options = options;
+    this.#port = options.port;
+    this.#address = options.address ?? "127.0.0.1";
+    const server = net.createServer({ pauseOnConnect: true, allowHalfOpen: true });
+    this.#server = server;
+    server.on("connection", this.#onConnection);
+    server.on("listening", this.#onListening);
+    server.on("error", this.#onError);
+    server.listen(options.port, this.#address);
+  }
+
+  read(): PendingConnection | undefined {
+    if (this.#head === this.#pending.length) return undefined;
+    const connection = this.#pending[this.#head];
+    this.#pending[this.#head++] = undefined;
+    if (this.#head === this.#pending.length) {
+      this.#pending.length = 0;
+      this.#head = 0;
+    } else if (this.#head > 32 && this.#head * 2 > this.#pending.length) {
+      this.#pending.splice(0, this.#head);
+      this.#head = 0;
+    }
+    return connection;
+  }
+
+  /** Stops listening and closes the connections nobody took; taken ones stay open. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#server.close();
+    for (let i = this.#head; i < this.#pending.length; i++) dropPending(this.#pending[i]!);
+    this.#pending = [];
+    this.#head = 0;
+  }
+
+  /** Connections accepted and not yet taken by `read()`. */
+  get pending(): number {
+    return this.#pending.length - this.#head;
+  }
+
+  /** The bound port once listening (the requested one before). */
+  get port(): number {
+    return this.#port;
+  }
+
+  get address(): string {
+    return this.#address;
+  }
+
+  #onConnection = (socket: net.Socket): void => {
+    if (this.#closed) {
+      socket.destroy();
+      return;
+    }
+    this.#pending.push(markPending(socket));
+    this.#options.onReadable?.(this.#pending.length - this.#head);
+  };
+
+  #onListening = (): void => {
+    if (this.#closed) return;
+    this.#listening = true;
+    const bound = this.#server.address();
+    if (bound !== null && typeof bound === "object") {
+      this.#port = bound.port;
+      this.#address = bound.address;
+    }
+    this.#options.onReady?.();
+  };
+
+  /**
+   * Before listening, the bind failed: the listener is dead. After, Node reports accept failures
+   * (such as EMFILE) and keeps listening; they are passed on as well.
+   */
+  #onError = (error: Error): void => {
+    if (this.#closed) return;
+    if (!this.#listening) {
+      this.#closed = true;
+      this.#server.close();
+    }
+    this.#options.onError?.(bindErrorReason(errorCode(error)));
+  };
+}

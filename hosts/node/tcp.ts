@@ -1,0 +1,235 @@
+/**
+ * The seam's TCP socket over `node:net` (ECMA-419 shape).
+ *
+ * Reading: every chunk Node delivers is queued as is (see `ChunkQueue`) and announced with
+ * `onReadable(unread)`; past `recvBuffer` unread bytes the socket is paused (kernel flow control
+ * takes over) until `read()` brings it back to `recvBuffer` or less.
+ *
+ * Writing: writable = max(0, sendBuffer − bytes Node still holds). A write copies the caller's
+ * bytes once and hands the copy to Node. When a write left the writable count below half of
+ * `sendBuffer` (or a write was refused), `onWritable` is called once the count is back at half or
+ * more; otherwise writes complete silently.
+ *
+ * Callbacks are never called from inside the method that caused them; state is updated before a
+ * callback runs, so an exception thrown by the runtime's callback propagates with the socket
+ * consistent. After `close()` or `onError` nothing is called.
+ */
+import * as net from "node:net";
+import type { Endpoint, HostErrorReason, TCP, TCPAdoptOptions, TCPCallbacks, TCPConnectOptions } from "../../src/host.js";
+import { ChunkQueue } from "./chunk-queue.js";
+import { errorCode, tcpErrorReason } from "./errors.js";
+import { takePending } from "./pending.js";
+
+export interface TCPLimits {
+  /** The writable count of an idle socket. */
+  sendBuffer: number;
+  /** Unread bytes past which the socket stops reading. */
+  recvBuffer: number;
+}
+
+/** Opens a connection to a numeric address; `onWritable` reports it connected. */
+export function connectTCP(options: TCPConnectOptions, limits: TCPLimits): NodeTCP {
+  if (net.isIP(options.address) === 0) throw new Error(`not a numeric IP address: "${options.address}"`);
+  const socket = net.connect({
+    host: options.address,
+    port: options.port,
+    allowHalfOpen: true,
+    noDelay: options.nodelay === true,
+  });
+  return new NodeTCP(socket, options, limits, false);
+}
+
+/** Wraps a connection accepted by a listener; `onWritable` follows asynchronously. */
+export function adoptTCP(options: TCPAdoptOptions, limits: TCPLimits): NodeTCP {
+  const socket = takePending(options.from);
+  if (options.nodelay !== undefined) socket.setNoDelay(options.nodelay);
+  return new NodeTCP(socket, options, limits, true);
+}
+
+export class NodeTCP implements TCP {
+  readonly #socket: net.Socket;
+  readonly #queue = new ChunkQueue();
+  readonly #sendBuffer: number;
+  readonly #recvBuffer: number;
+  readonly #readable: TCPCallbacks["onReadable"];
+  readonly #writableCb: TCPCallbacks["onWritable"];
+  readonly #end: TCPCallbacks["onEnd"];
+  readonly #error: TCPCallbacks["onError"];
+  #connected: boolean;
+  /** Closed by us or failed: no callback is called any more. */
+  #dead = false;
+  /** We half-closed (`end()`). */
+  #ended = false;
+  /** Node reported the peer's FIN. */
+  #peerEnded = false;
+  #endDelivered = false;
+  #endScheduled = false;
+  /** Paused by us because too many bytes are unread. */
+  #paused = false;
+  /** The runtime last saw a writable count below half of `sendBuffer`: it is owed an `onWritable`. */
+  #low = false;
+  #remote: Endpoint | undefined;
+  #local: Endpoint | undefined;
+
+  constructor(socket: net.Socket, callbacks: TCPCallbacks, limits: TCPLimits, adopted: boolean) {
+    this.#socket = socket;
+    this.#sendBuffer = limits.sendBuffer;
+    this.#recvBuffer = limits.recvBuffer;
+    this.#readable = callbacks.onReadable;
+    this.#writableCb = callbacks.onWritable;
+    this.#end = callbacks.onEnd;
+    this.#error = callbacks.onError;
+    this.#connected = adopted;
+    socket.on("data", this.#onData);
+    socket.on("end", this.#onPeerEnd);
+    socket.on("error", this.#onSocketError);
+    socket.on("close", this.#onClose);
+    socket.on("drain", this.#onWriteDone);
+    if (adopted) setImmediate(this.#startAdopted);
+    else socket.once("connect", this.#onConnect);
+  }
+
+  read(max?: number): Uint8Array | undefined {
+    const queue = this.#queue;
+    const data = queue.read(max);
+    if (data === undefined) return undefined;
+    if (this.#paused && queue.bytes <= this.#recvBuffer && !this.#dead) {
+      this.#paused = false;
+      this.#socket.resume();
+    }
+    if (queue.bytes === 0 && this.#peerEnded && !this.#endDelivered && !this.#endScheduled) {
+      this.#endScheduled = true;
+      setImmediate(this.#deliverEnd);
+    }
+    return data;
+  }
+
+  write(data: Uint8Array): number {
+    if (this.#dead) throw new Error("closed");
+    if (!this.#connected) throw new Error("not connected");
+    if (this.#ended) throw new Error("ended: no more writes");
+    const n = data.byteLength;
+    const before = this.#writable();
+    if (n > before) {
+      this.#low = true;
+      throw new Error("would block");
+    }
+    if (n === 0) return before;
+    const copy = Buffer.allocUnsafe(n);
+    copy.set(data);
+    this.#socket.write(copy, this.#onWriteDone);
+    // Node may have handed the bytes to the kernel already: measure rather than subtract.
+    const after = this.#writable();
+    this.#low = after < this.#sendBuffer / 2;
+    return after;
+  }
+
+  end(): void {
+    if (this.#dead || this.#ended) return;
+    this.#ended = true;
+    this.#socket.end();
+  }
+
+  close(): void {
+    if (this.#dead) return;
+    this.#dead = true;
+    this.#queue.clear();
+    this.#socket.destroy();
+  }
+
+  setOption(name: "nodelay" | "keepalive", on: boolean, idleMs?: number, _intervalMs?: number): boolean {
+    if (name === "nodelay") {
+      this.#socket.setNoDelay(on);
+      return true;
+    }
+    if (name === "keepalive") {
+      // Node sets the idle time only; the probe interval stays the system's.
+      this.#socket.setKeepAlive(on, idleMs ?? 0);
+      return true;
+    }
+    return false;
+  }
+
+  get remote(): Endpoint | undefined {
+    if (this.#remote === undefined && this.#connected) {
+      const { remoteAddress, remotePort } = this.#socket;
+      if (remoteAddress !== undefined && remotePort !== undefined) this.#remote = { address: remoteAddress, port: remotePort };
+    }
+    return this.#remote;
+  }
+
+  get local(): Endpoint | undefined {
+    if (this.#local === undefined && this.#connected) {
+      const { localAddress, localPort } = this.#socket;
+      if (localAddress !== undefined && localPort !== undefined) this.#local = { address: localAddress, port: localPort };
+    }
+    return this.#local;
+  }
+
+  #writable(): number {
+    const w = this.#sendBuffer - this.#socket.writableLength;
+    return w > 0 ? w : 0;
+  }
+
+  #fail(reason: HostErrorReason): void {
+    if (this.#dead) return;
+    this.#dead = true;
+    this.#socket.destroy();
+    this.#error?.(reason);
+  }
+
+  #onConnect = (): void => {
+    if (this.#dead) return;
+    this.#connected = true;
+    this.#writableCb?.(this.#writable());
+  };
+
+  #startAdopted = (): void => {
+    if (this.#dead) return;
+    // The socket was accepted paused and has read nothing yet. resume() only schedules the
+    // reading (no 'data' before this function returns), so onWritable still comes first, and a
+    // runtime callback that throws cannot leave the socket paused for ever.
+    this.#socket.resume();
+    this.#writableCb?.(this.#writable());
+  };
+
+  #onData = (chunk: Buffer): void => {
+    if (this.#dead) return;
+    const queue = this.#queue;
+    queue.push(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+    if (queue.bytes > this.#recvBuffer && !this.#paused) {
+      this.#paused = true;
+      this.#socket.pause();
+    }
+    this.#readable?.(queue.bytes);
+  };
+
+  #onPeerEnd = (): void => {
+    this.#peerEnded = true;
+    if (this.#queue.bytes === 0) this.#deliverEnd();
+  };
+
+  #deliverEnd = (): void => {
+    if (this.#dead || this.#endDelivered) return;
+    this.#endDelivered = true;
+    this.#end?.();
+  };
+
+  #onSocketError = (error: Error): void => {
+    this.#fail(tcpErrorReason(errorCode(error)));
+  };
+
+  #onClose = (hadError: boolean): void => {
+    // An error was reported by 'error' already; after the peer's FIN a close is orderly.
+    if (!hadError && !this.#peerEnded) this.#fail("reset");
+  };
+
+  /** A write completed (or 'drain'): tell a runtime that saw a low count once it is back at half. */
+  #onWriteDone = (error?: Error | null): void => {
+    if (error || this.#dead || !this.#low) return;
+    const w = this.#writable();
+    if (w < this.#sendBuffer / 2) return;
+    this.#low = false;
+    this.#writableCb?.(w);
+  };
+}

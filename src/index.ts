@@ -1,0 +1,11 @@
+/** cosock: the runtime's public API. */
+export { Runtime, type Stat } from "./runtime.js";
+export { Socket, type SocketState, type CoMode, type ConnectOptions, type BindOptions, type Cosocket } from "./socket.js";
+export { UdpSocket, type UdpOptions } from "./udp.js";
+export { WorkerPool, type PoolOptions } from "./pool.js";
+export { SocketError, isSocketError, type SocketErrorCode } from "./errors.js";
+export { defaults, type RuntimeOptions } from "./options.js";
+export { n2h, h2n, toBytes, concat, type Payload } from "./bytes.js";
+export { encodeUtf8, decodeUtf8 } from "./utf8.js";
+export type { ReadOptions } from "./readers.js";
+export type * from "./host.js";

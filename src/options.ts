@@ -1,0 +1,47 @@
+/**
+ * Every limit and default of the runtime, named in one place. Times are milliseconds.
+ * A device build overrides them from its manifest's `config` (see docs/device.md).
+ */
+export interface RuntimeOptions {
+  /** Bytes a socket's write queue may hold for non-suspending writers (`trywrite`). Seed default. */
+  queuelen: number;
+  /** A cosocket ("s") writer suspends once its socket's queue holds more than this many bytes. */
+  suspendAt: number;
+  /** Most bytes one `read()` returns. */
+  maxRead: number;
+  /** Most bytes handed to the host in one write (the seed's `maxsize`). */
+  maxWrite: number;
+  /** `connect` gives up after this long with `cannotconnect`. */
+  connectTimeout: number;
+  /** After `close()`, how long queued bytes may take to leave before the connection is dropped. */
+  lingerTimeout: number;
+  /** Most sockets serviced in one dispatcher turn before yielding to the host. */
+  turnBudget: number;
+  /** Longest line `readLine` accepts (bytes, without the line end). */
+  maxLine: number;
+  /** Worker pool: jobs running at once, and jobs waiting before `run` refuses with `busy`. */
+  poolSize: number;
+  poolQueue: number;
+  /** Where the runtime reports errors nobody else can see (a cosocket that threw). */
+  log: (message: string) => void;
+}
+
+function defaultLog(message: string): void {
+  const g = globalThis as { trace?: (s: string) => void; console?: { error(s: string): void } };
+  if (g.console) g.console.error(message);
+  else if (g.trace) g.trace(message + "\n");
+}
+
+export const defaults: Readonly<RuntimeOptions> = Object.freeze({
+  queuelen: 16384,
+  suspendAt: 1400,
+  maxRead: 16384,
+  maxWrite: 16384,
+  connectTimeout: 5000,
+  lingerTimeout: 2000,
+  turnBudget: 64,
+  maxLine: 8192,
+  poolSize: 4,
+  poolQueue: 64,
+  log: defaultLog,
+});

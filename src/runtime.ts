@@ -1,0 +1,147 @@
+/**
+ * The runtime: one dispatcher over one host, and the seed's library functions
+ * (`connect`, `bind`, `event`, `udpcon`, `toip`, `stat`, ...). Create one per program:
+ * `new Runtime(nodeHost())` on the desktop, `new Runtime(sim.host("10.0.0.1"))` in a simulation.
+ */
+import type { Host } from "./host.js";
+import { Dispatcher } from "./dispatcher.js";
+import { SocketError } from "./errors.js";
+import { defaults, type RuntimeOptions } from "./options.js";
+import { Socket, type BindOptions, type ConnectOptions, type Cosocket } from "./socket.js";
+import { UdpSocket, type UdpOptions } from "./udp.js";
+import { WorkerPool } from "./pool.js";
+
+export interface Stat {
+  /** TCP connections ever made or accepted. */
+  totalCons: number;
+  /** TCP connections open now. */
+  activeCons: number;
+  listeners: number;
+  udpSockets: number;
+  /** Bytes waiting in all send queues. */
+  queuedBytes: number;
+  /** Writers suspended on full queues. */
+  suspendedWriters: number;
+  timers: number;
+  turns: number;
+  pool: { size: number; busy: number; queued: number; done: number };
+}
+
+const IPV4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
+
+export class Runtime {
+  readonly host: Host;
+  readonly options: Readonly<RuntimeOptions>;
+  readonly dispatcher: Dispatcher;
+  #sockets = new Set<Socket | UdpSocket>();
+  #totalCons = 0;
+  #pool: WorkerPool | undefined;
+  #down = false;
+
+  constructor(host: Host, options: Partial<RuntimeOptions> = {}) {
+    this.host = host;
+    this.options = Object.freeze({ ...defaults, ...options });
+    this.dispatcher = new Dispatcher(host, this.options.turnBudget, this.options.log);
+  }
+
+  /** Connects to `host:port`; resolves with the connected socket. */
+  connect(host: string, port: number, options?: ConnectOptions): Promise<Socket> {
+    if (this.#down) return Promise.reject(new SocketError("sysshutdown"));
+    return new Socket(this).connect(host, port, options);
+  }
+
+  /** Listens on `port` (0 picks one; see `sockname()`); resolves with the listening socket. */
+  bind(port: number, options?: BindOptions): Promise<Socket> {
+    if (this.#down) return Promise.reject(new SocketError("sysshutdown"));
+    return new Socket(this).bind(port, options);
+  }
+
+  /**
+   * Starts `fn(sock, ...args)` as a cosocket on a new unconnected socket; `sock.connect` or
+   * `sock.bind` inside it makes that socket a connection or a listener. Runs at once until `fn`
+   * first suspends. Returns the socket.
+   */
+  event<A extends unknown[]>(fn: Cosocket<A>, ...args: A): Socket {
+    if (this.#down) throw new SocketError("sysshutdown");
+    const s = new Socket(this);
+    return s.event(fn, "s", ...args);
+  }
+
+  /**
+   * A UDP socket: `udpcon(host, port)` connected to a peer, `udpcon(port)` bound locally, or
+   * `udpcon({ host, port, localPort, intf })`.
+   */
+  udpcon(a?: string | number | UdpOptions, b?: number, c?: UdpOptions): Promise<UdpSocket> {
+    if (this.#down) return Promise.reject(new SocketError("sysshutdown"));
+    let o: UdpOptions;
+    if (typeof a === "string") o = { ...c, host: a, port: b };
+    else if (typeof a === "number") o = { ...(b as unknown as UdpOptions), localPort: a };
+    else o = a ?? {};
+    return UdpSocket.open(this, o);
+  }
+
+  /** Resolves a host name to an IPv4 address; throws `cannotresolve`. */
+  async toip(name: string): Promise<string> {
+    if (IPV4.test(name)) return name;
+    try {
+      return await this.host.resolve(name);
+    } catch (e) {
+      throw new SocketError("cannotresolve", `${name}: ${(e as Error)?.message ?? e}`);
+    }
+  }
+
+  /** Resolves after `ms` (on the host's clock). */
+  sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => this.dispatcher.timer(ms, resolve));
+  }
+
+  /** The worker pool (created on first use with `poolSize` / `poolQueue`). */
+  get pool(): WorkerPool {
+    return (this.#pool ??= new WorkerPool({ size: this.options.poolSize, queue: this.options.poolQueue }));
+  }
+
+  stat(): Stat {
+    let activeCons = 0;
+    let listeners = 0;
+    let udpSockets = 0;
+    let queuedBytes = 0;
+    let suspendedWriters = 0;
+    for (const s of this.#sockets) {
+      if (s instanceof UdpSocket) udpSockets++;
+      else if (s.isListener) listeners++;
+      else {
+        activeCons++;
+        queuedBytes += s.queued;
+        suspendedWriters += s.suspendedWriters;
+      }
+    }
+    return {
+      totalCons: this.#totalCons,
+      activeCons,
+      listeners,
+      udpSockets,
+      queuedBytes,
+      suspendedWriters,
+      timers: this.dispatcher.pendingTimers,
+      turns: this.dispatcher.turns,
+      pool: this.pool.stat(),
+    };
+  }
+
+  /** Closes every open socket and refuses new ones (`sysshutdown`). */
+  shutdown(): void {
+    this.#down = true;
+    for (const s of [...this.#sockets]) s.close();
+  }
+
+  /** @internal sockets register while open */
+  track(s: Socket | UdpSocket): void {
+    if (s instanceof Socket && !s.isListener) this.#totalCons++;
+    this.#sockets.add(s);
+  }
+
+  /** @internal */
+  untrack(s: Socket | UdpSocket): void {
+    this.#sockets.delete(s);
+  }
+}

@@ -1,0 +1,343 @@
+/**
+ * The flow-control rules and the socket basics, as one suite that runs on every host
+ * (flow-control.sim.test.ts, flow-control.node.test.ts).
+ */
+import { SocketError, type Socket } from "../../src/index.js";
+import { listen } from "../../examples/accept-loop.js";
+import { example9 } from "../../examples/09-cosocket-echo.js";
+import { equalBytes, joinAll, randomBytes, until } from "../support/util.js";
+import type { Env } from "../support/env.js";
+
+/** A server whose connections do not read until resumed; then they read everything. */
+async function stalledServer(env: Env) {
+  let resolveConn!: (s: Socket) => void;
+  const conn = new Promise<Socket>((r) => (resolveConn = r));
+  const received: Uint8Array[] = [];
+  let ended = false;
+  const listener = await listen(
+    env.server,
+    0,
+    (s) => {
+      resolveConn(s);
+      s.event(async (sock: Socket) => {
+        await sock.disable(); // stalled: reads nothing until enabled
+        for (;;) {
+          const d = await sock.read();
+          if (!d) break;
+          received.push(d);
+        }
+        ended = true;
+      }, "s");
+    },
+    env.address,
+  );
+  const port = listener.sockname()!.port;
+  return {
+    port,
+    received,
+    bytes: () => received.reduce((n, c) => n + c.length, 0),
+    isEnded: () => ended,
+    resume: async () => (await conn).enable(),
+  };
+}
+
+/** Connects a client cosocket that reads (and records) until the connection ends. */
+async function client(env: Env, port: number) {
+  const sock = await env.client.connect(env.address, port);
+  const outcome: { error?: unknown; eof?: boolean } = {};
+  sock.event(async (s: Socket) => {
+    try {
+      while (await s.read());
+      outcome.eof = true;
+    } catch (e) {
+      outcome.error = e;
+    }
+  }, "s");
+  return { sock, outcome };
+}
+
+/** Numbered 1 KiB messages, so that order and completeness can be checked. */
+function message(i: number, size = 1024): Uint8Array {
+  const m = new Uint8Array(size);
+  for (let k = 0; k < size; k++) m[k] = (i * 7 + k) & 0xff;
+  m[0] = i & 0xff;
+  m[1] = (i >> 8) & 0xff;
+  return m;
+}
+
+/** Fills `sock` with trywrite until the queue is full; returns the messages accepted. */
+function fill(sock: Socket): { accepted: Uint8Array[]; report: number } {
+  const accepted: Uint8Array[] = [];
+  for (;;) {
+    const m = message(accepted.length);
+    const r = sock.trywrite(m);
+    if (r !== true) return { accepted, report: r };
+    accepted.push(m);
+  }
+}
+
+export function flowControlSuite(makeEnv: () => Env): void {
+  let env: Env;
+  beforeEach(() => {
+    env = makeEnv();
+  });
+  afterEach(async () => {
+    await env.done();
+  });
+
+  it("echoes 256 KiB through the cosocket echo server (example 9)", async () => {
+    const listener = await example9(env.server, 0, env.address);
+    const sock = await env.client.connect(env.address, listener.sockname()!.port);
+    const payload = randomBytes(256 * 1024, 7);
+    const got: Uint8Array[] = [];
+    let n = 0;
+    const reader = (async () => {
+      while (n < payload.length) {
+        const d = await sock.read();
+        if (!d) break;
+        got.push(d);
+        n += d.length;
+      }
+    })();
+    for (let off = 0; off < payload.length; off += 10000) await sock.write(payload.subarray(off, off + 10000));
+    await reader;
+    expect(equalBytes(joinAll(got), payload)).toBe(true);
+    expect(env.server.stat().activeCons).toBe(1);
+    sock.close();
+    await until(env.server, () => env.server.stat().activeCons === 0, 5000, "server side to close");
+  });
+
+  it("reports a full queue to a non-suspending writer with the queued byte count, and loses nothing", async () => {
+    const srv = await stalledServer(env);
+    const { sock } = await client(env, srv.port);
+    const queuelen = sock.queuelen();
+    expect(queuelen).toBe(16384);
+    const { accepted, report } = fill(sock);
+    expect(typeof report).toBe("number");
+    expect(report).toBe(sock.queued);
+    expect(report).toBeGreaterThanOrEqual(queuelen);
+    expect(report).toBeLessThan(queuelen + 1024); // checked before adding: over by less than one message
+    expect(env.client.stat().queuedBytes).toBe(report);
+    // Once full, it stays full and takes nothing.
+    expect(sock.trywrite(message(99999))).toBe(report);
+    await srv.resume();
+    const total = accepted.length * 1024;
+    await until(env.server, () => srv.bytes() >= total, 20000, "all accepted bytes");
+    expect(equalBytes(joinAll(srv.received), joinAll(accepted))).toBe(true);
+    expect(sock.queued).toBe(0);
+    expect(sock.trywrite("more")).toBe(true);
+  });
+
+  it("queuelen(max) sets the limit and returns the previous one", async () => {
+    const srv = await stalledServer(env);
+    const { sock } = await client(env, srv.port);
+    expect(sock.queuelen(4096)).toBe(16384);
+    expect(sock.queuelen()).toBe(4096);
+    const { report } = fill(sock);
+    expect(report).toBeGreaterThanOrEqual(4096);
+    expect(report).toBeLessThan(4096 + 1024);
+  });
+
+  it("resumes writers from three cosockets in the order they suspended, and their bytes keep that order", async () => {
+    const srv = await stalledServer(env);
+    const { sock } = await client(env, srv.port);
+    const { accepted } = fill(sock);
+    const order: string[] = [];
+    const payloads: Record<string, Uint8Array> = {};
+    for (const name of ["A", "B", "C"]) {
+      payloads[name] = randomBytes(4096, name.charCodeAt(0));
+      env.client.event(async () => {
+        await sock.write(payloads[name]);
+        order.push(name);
+      });
+      expect(sock.suspendedWriters).toBe(order.length + ["A", "B", "C"].indexOf(name) + 1);
+    }
+    expect(env.client.stat().suspendedWriters).toBe(3);
+    expect(sock.state()).toBe("read"); // its own coroutine waits in read
+    await srv.resume();
+    const expected = joinAll([...accepted, payloads.A, payloads.B, payloads.C]);
+    await until(env.server, () => srv.bytes() >= expected.length, 20000, "all bytes");
+    await until(env.client, () => order.length === 3, 5000, "writers to resume");
+    expect(order).toEqual(["A", "B", "C"]);
+    expect(equalBytes(joinAll(srv.received), expected)).toBe(true);
+    expect(env.client.stat().suspendedWriters).toBe(0);
+  });
+
+  it("wakes a writer suspended on a stalled peer, and the reader, with socketclosed when the socket closes", async () => {
+    const srv = await stalledServer(env);
+    const { sock, outcome } = await client(env, srv.port);
+    fill(sock);
+    let writeError: unknown;
+    const writer = env.client.event(async () => {
+      try {
+        await sock.write(randomBytes(8192));
+      } catch (e) {
+        writeError = e;
+      }
+    });
+    expect(sock.suspendedWriters).toBe(1);
+    expect(writer.alive).toBe(true);
+    expect(sock.close()).toBe(true);
+    expect(sock.close()).toBe(false);
+    await until(env.client, () => writeError !== undefined && outcome.error !== undefined, 5000, "wake-ups");
+    expect((writeError as SocketError).code).toBe("socketclosed");
+    expect((outcome.error as SocketError).code).toBe("socketclosed");
+    expect(sock.state()).toBe("terminated");
+    expect(env.client.stat().suspendedWriters).toBe(0);
+    expect(() => sock.trywrite("x")).toThrow(SocketError);
+  });
+
+  it("disable() resolves with the values given to enable(), in either order", async () => {
+    let got: unknown[] | undefined;
+    const co = env.client.event(async (me: Socket) => {
+      got = await me.disable();
+      got.push(...(await me.disable()));
+      await me.read(1).catch(() => undefined); // a sleep on an unconnected cosocket
+    });
+    expect(co.state()).toBe("disabled");
+    expect(co.enable(1, "two")).toBe(true);
+    await until(env.client, () => co.state() !== "disabled" || got !== undefined, 1000, "resume");
+    await until(env.client, () => co.state() === "disabled", 1000, "second disable");
+    expect(co.enable({ three: 3 })).toBe(true);
+    await until(env.client, () => !co.alive, 1000, "end");
+    expect(got).toEqual([1, "two", { three: 3 }]);
+    expect(co.enable()).toBe(false); // the coroutine has ended
+    // enable before disable is not lost
+    let early: unknown[] | undefined;
+    const co2 = env.client.event(async (me: Socket) => {
+      await env.client.sleep(5);
+      early = await me.disable();
+    });
+    co2.enable("first");
+    await until(env.client, () => early !== undefined, 1000, "early enable");
+    expect(early).toEqual(["first"]);
+  });
+
+  it("a read timeout keeps the socket usable; readers hand back partial data on timeout", async () => {
+    let conn!: Socket;
+    const listener = await listen(env.server, 0, (s) => (conn = s), env.address);
+    const sock = await env.client.connect(env.address, listener.sockname()!.port);
+    await until(env.server, () => conn !== undefined, 5000, "accept");
+    await expect(sock.read(30)).rejects.toMatchObject({ code: "timeout" });
+    expect(sock.state()).toBe("exec");
+    await conn.write("later");
+    expect(new TextDecoder().decode((await sock.read(5000))!)).toBe("later");
+    await conn.write("abc");
+    const err = await sock.readLine({ timeout: 50 }).catch((e) => e);
+    expect(err).toBeInstanceOf(SocketError);
+    expect(err.code).toBe("timeout");
+    expect(new TextDecoder().decode(err.partial)).toBe("abc");
+    await conn.write("def\r\nnext line\nrest");
+    expect(await sock.readLine({ timeout: 5000 })).toBe("abcdef");
+    expect(await sock.readLine()).toBe("next line");
+    expect(new TextDecoder().decode((await sock.readExactly(2))!)).toBe("re");
+    await conn.write("--boundary--tail");
+    expect(new TextDecoder().decode((await sock.readUntil("--boundary--"))!)).toBe("st");
+    conn.close();
+    expect(new TextDecoder().decode((await sock.readExactly(4))!)).toBe("tail");
+    expect(await sock.read()).toBeNull(); // the peer's orderly close
+    expect(await sock.readLine()).toBeNull();
+  });
+
+  it("readLine refuses a line over the limit with toolong and keeps the bytes", async () => {
+    let conn!: Socket;
+    const listener = await listen(env.server, 0, (s) => (conn = s), env.address);
+    const sock = await env.client.connect(env.address, listener.sockname()!.port);
+    await until(env.server, () => conn !== undefined, 5000, "accept");
+    await conn.write("0123456789\n");
+    await expect(sock.readLine({ max: 5 })).rejects.toMatchObject({ code: "toolong" });
+    expect(await sock.readLine({ max: 10 })).toBe("0123456789");
+  });
+
+  it("connect fails with cannotconnect when refused and cannotresolve for an unknown name", async () => {
+    const listener = await env.server.bind(0, { intf: env.address });
+    const port = listener.sockname()!.port;
+    listener.close();
+    await expect(env.client.connect(env.address, port)).rejects.toMatchObject({ code: "cannotconnect" });
+    await expect(env.client.connect("no-such-host.invalid", 80)).rejects.toMatchObject({ code: "cannotresolve" });
+    const busy = await env.server.bind(0, { intf: env.address });
+    await expect(env.server.bind(busy.sockname()!.port, { intf: env.address })).rejects.toMatchObject({ code: "bind" });
+  });
+
+  it("a cosocket connects its own socket; a second connect is incorrect use", async () => {
+    const listener = await example9(env.server, 0, env.address);
+    const port = listener.sockname()!.port;
+    let result: string | undefined;
+    env.client.event(async (me: Socket) => {
+      const s = await me.connect(env.address, port);
+      expect(s).toBe(me);
+      await expect(me.connect(env.address, port)).rejects.toMatchObject({ code: "incorrectuse" });
+      await me.write("ping");
+      result = new TextDecoder().decode((await me.read())!);
+    });
+    await until(env.client, () => result !== undefined, 5000, "echo");
+    expect(result).toBe("ping");
+    await until(env.client, () => env.client.stat().activeCons === 0, 5000, "cosocket's socket closed on return");
+  });
+
+  it("the worker pool runs jobs FIFO with a bounded number at once", async () => {
+    const pool = env.client.pool;
+    const started: number[] = [];
+    const jobs = [];
+    for (let i = 0; i < 10; i++)
+      jobs.push(
+        pool.run(async (k: number) => {
+          started.push(k);
+          await env.client.sleep(5);
+          return k * 2;
+        }, i),
+      );
+    expect(pool.stat().busy).toBe(4);
+    expect(pool.stat().queued).toBe(6);
+    expect(await Promise.all(jobs)).toEqual([0, 2, 4, 6, 8, 10, 12, 14, 16, 18]);
+    expect(started).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+  });
+
+  it("an unconnected cosocket's read(ms) is a sleep that ends with timeout", async () => {
+    let outcome: unknown;
+    const t0 = env.client.host.now();
+    let t1 = 0;
+    const co = env.client.event(async (me: Socket) => {
+      expect(me.state()).toBe("notcon");
+      await expect(me.read()).rejects.toMatchObject({ code: "incorrectuse" });
+      outcome = await me.read(50).catch((e) => e);
+      t1 = env.client.host.now();
+    });
+    await until(env.client, () => !co.alive, 5000, "the sleep");
+    expect((outcome as SocketError).code).toBe("timeout");
+    expect(t1 - t0).toBeGreaterThanOrEqual(49);
+  });
+
+  it("reports peername, sockname and applies socket options", async () => {
+    const listener = await example9(env.server, 0, env.address);
+    const port = listener.sockname()!.port;
+    expect(port).toBeGreaterThan(0);
+    const sock = await env.client.connect(env.address, port, { nodelay: true });
+    expect(sock.peername()).toEqual({ address: env.address, port });
+    expect(sock.sockname()!.port).toBeGreaterThan(0);
+    expect(sock.setoption("tcp-nodelay", true)).toBe(true);
+    expect(sock.setoption("keepalive", true, 1000, 500)).toBe(true);
+    expect(sock.maxsize(1000)).toBe(16384);
+    await sock.write(randomBytes(5000)); // goes out in pieces of at most 1000 bytes
+    expect((await sock.readExactly(5000, { timeout: 5000 }))!.length).toBe(5000);
+  });
+
+  it("UDP: a connected socket exchanges datagrams; sendto/readfrom work unconnected; read times out", async () => {
+    const server = await env.server.udpcon({ intf: env.address });
+    const port = server.sockname()!.port;
+    const client = await env.client.udpcon(env.address, port);
+    expect(client.write("ping")).toBe(true);
+    const d = await server.readfrom(5000);
+    expect(new TextDecoder().decode(d.data)).toBe("ping");
+    await server.sendto("pong", d.address, d.port);
+    expect(new TextDecoder().decode(await client.read(5000))).toBe("pong");
+    await expect(client.read(30)).rejects.toMatchObject({ code: "timeout" });
+    // still usable after the timeout
+    client.write("again");
+    expect(new TextDecoder().decode(await server.read(5000))).toBe("again");
+    expect(env.client.stat().udpSockets).toBe(1);
+    expect(client.close()).toBe(true);
+    expect(client.close()).toBe(false);
+    expect(() => client.write("x")).toThrow(SocketError);
+  });
+}
