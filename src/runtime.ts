@@ -34,6 +34,8 @@ export class Runtime {
   readonly options: Readonly<RuntimeOptions>;
   readonly dispatcher: Dispatcher;
   #sockets = new Set<Socket | UdpSocket>();
+  /** @internal closed sockets still sending their last queued bytes */
+  readonly lingering = new Set<Socket>();
   #totalCons = 0;
   #pool: WorkerPool | undefined;
   #down = false;
@@ -128,10 +130,14 @@ export class Runtime {
     };
   }
 
-  /** Closes every open socket and refuses new ones (`sysshutdown`). */
+  /**
+   * Closes every open socket at once (queued bytes are dropped, nothing lingers) and refuses new
+   * ones (`sysshutdown`).
+   */
   shutdown(): void {
     this.#down = true;
     for (const s of [...this.#sockets]) s.close();
+    for (const s of [...this.lingering]) s.abort();
   }
 
   /** @internal sockets register while open */

@@ -65,6 +65,7 @@ export class Socket implements Serviced {
   #tracked = false;
   #mode: CoMode | undefined;
   #alive = false;
+  #generation = 0; // which coroutine owns the socket (detach() starts a new generation)
 
   // read side
   #pushback: Uint8Array | undefined;
@@ -214,25 +215,38 @@ export class Socket implements Serviced {
     if (this.#closed) throw new SocketError("socketclosed");
     this.#mode = mode;
     this.#alive = true;
+    const generation = ++this.#generation;
     let result: unknown;
     try {
       result = fn(this, ...args);
     } catch (e) {
-      this.#finish(e);
+      this.#finish(generation, e);
       return this;
     }
     Promise.resolve(result).then(
-      () => this.#finish(undefined),
-      (e) => this.#finish(e),
+      () => this.#finish(generation, undefined),
+      (e) => this.#finish(generation, e),
     );
     return this;
   }
 
-  #finish(error: unknown): void {
-    this.#alive = false;
+  #finish(generation: number, error: unknown): void {
     if (error !== undefined && !(error instanceof SocketError))
       this.rt.options.log(`cosock: coroutine failed: ${(error as Error)?.stack ?? error}`);
+    if (generation !== this.#generation) return; // the socket was handed to another owner
+    this.#alive = false;
     this.close();
+  }
+
+  /**
+   * Hands the socket over: the running coroutine no longer owns it (its end will not close the
+   * socket) and a new `event()` may be started on it. Used when a connection changes owner, as in
+   * `req2sock` and `sock2req`.
+   */
+  detach(): void {
+    this.#generation++;
+    this.#alive = false;
+    this.#mode = undefined;
   }
 
   /** True while this socket's coroutine runs. */
@@ -596,11 +610,8 @@ export class Socket implements Serviced {
       this.#listener = undefined;
     }
     if (this.#tcp && this.#connected && !this.#failure) {
-      this.#lingerCancel = this.rt.dispatcher.timer(this.rt.options.lingerTimeout, () => {
-        this.#lingerCancel = undefined;
-        this.#queue.fail(closed);
-        this.#dropHost();
-      });
+      this.#lingerCancel = this.rt.dispatcher.timer(this.rt.options.lingerTimeout, () => this.abort());
+      this.rt.lingering.add(this);
       this.#endIfDrained();
       this.rt.dispatcher.ready(this); // discard unread input so the peer's FIN is seen
     } else this.#dropHost();
@@ -625,6 +636,14 @@ export class Socket implements Serviced {
       this.#lingerCancel();
       this.#lingerCancel = undefined;
     }
+    this.rt.lingering.delete(this);
+  }
+
+  /** Closes at once: like `close()`, but bytes still queued are dropped instead of sent. */
+  abort(): void {
+    this.close();
+    this.#queue.fail(new SocketError("socketclosed"));
+    this.#dropHost();
   }
 
   // ---------------------------------------------------------------- information
