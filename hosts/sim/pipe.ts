@@ -31,7 +31,8 @@ export interface PipeOwner {
  * `mss` bytes onto the wire while the receiver's window allows
  * (unread + in flight < recvWindow), avoiding silly-window segments: a segment
  * smaller than min(mss, recvWindow/2) leaves only when it carries everything
- * that is waiting. Arrival = wire departure (bandwidth) + latency + jitter
+ * that is waiting or nothing else is in flight (so a receiver that keeps part
+ * of its window unread never deadlocks the sender). Arrival = wire departure (bandwidth) + latency + jitter
  * (+ rto when lost), never before the previous segment of this pipe. A
  * segment's bytes leave the sender's buffer when it arrives (instant ACK).
  * Exactly one segment arrives per event.
@@ -141,7 +142,7 @@ export class Pipe {
     while (this.pending.length > 0) {
       const window = recvWindow - this.unread.length - this.flightBytes;
       const size = Math.min(mss, this.pending.length, window);
-      if (size <= 0 || (size < small && size < this.pending.length)) break;
+      if (size <= 0 || (size < small && size < this.pending.length && this.flightBytes > 0)) break;
       const data = this.pending.take(size);
       let arrival = wire.send(now, size, link.bandwidth) + link.latency;
       if (link.jitter > 0) arrival += core.faults.next() * link.jitter;
@@ -191,6 +192,7 @@ export class Pipe {
     } else {
       this.flightBytes -= segment.data.byteLength;
       this.owner.segmentArrived(this, segment.data);
+      if (this.flightBytes === 0) this.schedulePump();
     }
     this.scheduleArrival();
   };

@@ -427,6 +427,39 @@ describe("sim host: TCP data and flow control", () => {
     expect(s.ends).toBe(1);
   });
 
+  it("a receiver that keeps most of its window unread still makes progress (no silly-window deadlock)", async () => {
+    const net = new SimNetwork({ link: { sendBuffer: 2048, recvWindow: 1024 } });
+    const server = net.host(SERVER);
+    const got: Uint8Array[] = [];
+    let ended = false;
+    let serverSock: TCP | undefined;
+    const listener = server.listener({
+      port: 80,
+      onReadable: () => {
+        const sock: TCP = server.tcp({
+          from: listener.read()!,
+          // reads 400 bytes, only when at least 1000 are waiting: most of the window stays unread
+          onReadable: (n) => {
+            if (n >= 1000) got.push(sock.read(400)!);
+          },
+          onEnd: () => (ended = true),
+        });
+        serverSock = sock;
+      },
+    });
+    const clientHost = net.host(CLIENT);
+    const c = new Peer(clientHost);
+    c.sock = clientHost.tcp({ address: SERVER, port: 80, ...c.callbacks() });
+    const payload = pattern(10_000, 12);
+    c.send(payload, true);
+    await net.idle();
+    expect(got.reduce((n, d) => n + d.byteLength, 0)).toBeGreaterThanOrEqual(9000);
+    for (let d; (d = serverSock!.read()); ) got.push(d);
+    await net.idle();
+    expect(same(join2(got), payload)).toBe(true);
+    expect(ended).toBe(true);
+  });
+
   it("read(max) returns at most max bytes; read() returns everything unread", async () => {
     const { net, c, s } = await pair();
     s.reading = false;
