@@ -45,3 +45,31 @@ export const defaults: Readonly<RuntimeOptions> = Object.freeze({
   poolQueue: 64,
   log: defaultLog,
 });
+
+/** Limits of the HTTP server and client (src/http). */
+export interface HttpLimits {
+  /** Longest request line or header line (bytes, without CRLF): 414 for the request line, 431 for a header. */
+  maxLine: number;
+  /** Most bytes in a whole request or response head: 431 beyond. */
+  maxHeaderBytes: number;
+  /** Most header fields in one head: 431 beyond. */
+  maxHeaders: number;
+  /** Most body bytes `body()` gathers: 413 beyond. */
+  maxBody: number;
+  /** A request head must arrive within this time once its first byte came (408 otherwise). */
+  headerTimeout: number;
+  /** An idle keep-alive connection is closed after this time. */
+  keepAliveTimeout: number;
+  /** Connections a server serves at once; more are answered 503 and closed. */
+  maxConnections: number;
+}
+
+export const httpDefaults: Readonly<HttpLimits> = Object.freeze({
+  maxLine: 4096,
+  maxHeaderBytes: 8192,
+  maxHeaders: 64,
+  maxBody: 1 << 20,
+  headerTimeout: 10000,
+  keepAliveTimeout: 5000,
+  maxConnections: 64,
+});
