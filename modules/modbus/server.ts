@@ -1,0 +1,164 @@
+/**
+ * Modbus TCP server: a listener whose coroutine accepts connections, and one cosocket per
+ * connection that reads frames, has the device execute them one after another and writes each
+ * response before taking the next request — so requests pipelined on one connection are answered
+ * in order. The data model (tables or callbacks, exceptions) is `ModbusDevice` (device.ts).
+ *
+ * A stream that is not Modbus TCP (wrong protocol id, an MBAP length out of range) ends its
+ * connection, with the reason logged; responses to the requests before it are still sent. A frame
+ * split across TCP segments simply waits for the rest.
+ */
+import { SocketError, type Runtime, type Socket } from "../../src/index.js";
+import { ModbusDevice, type DeviceData } from "./device.js";
+import { EXCEPTION } from "./errors.js";
+import { encodeAdu, MbapParser } from "./mbap.js";
+import { encodeException } from "./pdu.js";
+
+export interface ModbusServerOptions extends DeviceData {
+  /** Port to listen on (default 502; 0 picks one, see `port`). */
+  port?: number;
+  /** Local address to listen on (default: the host's default, loopback on the desktop). */
+  intf?: string;
+  /** Unit ids served (default: every unit id). Others are answered with exception 0x0B. */
+  unitIds?: number[];
+  /** Connections served at once (default 8); a connection beyond it is closed at once and logged. */
+  maxConnections?: number;
+  /** A connection that sends nothing for this long (ms) is closed (default 60000; 0 = never). */
+  idleTimeout?: number;
+  /** Called after every successful write. */
+  onWrite?: (area: "coils" | "holdingRegisters", address: number, count: number) => void;
+  /** Where closed connections and callback failures are reported (default: the runtime's `log`). */
+  log?: (message: string) => void;
+}
+
+export const serverDefaults = Object.freeze({
+  port: 502,
+  maxConnections: 8,
+  idleTimeout: 60000,
+});
+
+export interface ModbusServerStat {
+  /** Connections open now. */
+  connections: number;
+  /** Requests answered (normally or with an exception). */
+  requests: number;
+  /** Exception responses among them. */
+  exceptions: number;
+  /** Connections closed because their stream was not Modbus TCP. */
+  protocolErrors: number;
+  /** Connections refused because `maxConnections` were open. */
+  refused: number;
+  /** Requests answered, by function code. */
+  functions: Record<number, number>;
+}
+
+export class ModbusServer {
+  readonly rt: Runtime;
+  readonly device: ModbusDevice;
+  readonly listener: Socket;
+  #options: ModbusServerOptions;
+  #log: (message: string) => void;
+  #units: Set<number> | undefined;
+  #connections = new Set<Socket>();
+  #stat = { requests: 0, exceptions: 0, protocolErrors: 0, refused: 0 };
+  #functions: Record<number, number> = {};
+
+  /** Listens and starts serving. Throws `bind` if the port is in use. */
+  static async listen(rt: Runtime, options: ModbusServerOptions = {}): Promise<ModbusServer> {
+    const listener = await rt.bind(options.port ?? serverDefaults.port, { intf: options.intf });
+    return new ModbusServer(rt, listener, options);
+  }
+
+  private constructor(rt: Runtime, listener: Socket, options: ModbusServerOptions) {
+    this.rt = rt;
+    this.listener = listener;
+    this.#options = options;
+    this.#log = options.log ?? rt.options.log;
+    this.#units = options.unitIds ? new Set(options.unitIds) : undefined;
+    this.device = new ModbusDevice(options, { onWrite: options.onWrite, log: this.#log });
+    listener.event(this.#accept);
+  }
+
+  /** The port listened on. */
+  get port(): number {
+    return this.listener.sockname()?.port ?? 0;
+  }
+
+  stat(): ModbusServerStat {
+    return { connections: this.#connections.size, ...this.#stat, functions: { ...this.#functions } };
+  }
+
+  /** Stops listening and closes every connection. */
+  close(): void {
+    this.listener.close();
+    for (const s of [...this.#connections]) s.close();
+  }
+
+  #accept = async (l: Socket): Promise<void> => {
+    const max = this.#options.maxConnections ?? serverDefaults.maxConnections;
+    for (;;) {
+      const s = await l.accept();
+      if (!s) return; // the listener was closed
+      if (this.#connections.size >= max) {
+        this.#stat.refused++;
+        this.#log(`modbus server: refusing ${peer(s)}: ${max} connections open (maxConnections)`);
+        s.close();
+        continue;
+      }
+      this.#connections.add(s);
+      s.event(this.#serve, "s");
+    }
+  };
+
+  #serve = async (sock: Socket): Promise<void> => {
+    const idle = this.#options.idleTimeout ?? serverDefaults.idleTimeout;
+    const parser = new MbapParser();
+    const who = peer(sock);
+    try {
+      for (;;) {
+        let data: Uint8Array | null;
+        try {
+          data = await sock.read(idle > 0 ? idle : undefined);
+        } catch (e) {
+          if (e instanceof SocketError && e.code === "timeout") {
+            this.#log(`modbus server: closing ${who}: idle for ${idle} ms`);
+            return;
+          }
+          throw e;
+        }
+        if (data === null) {
+          if (parser.buffered > 0)
+            this.#log(`modbus server: ${who} closed the connection in the middle of a frame (${parser.buffered} bytes)`);
+          return;
+        }
+        parser.push(data);
+        for (;;) {
+          let frame;
+          try {
+            frame = parser.next();
+          } catch (e) {
+            this.#stat.protocolErrors++;
+            this.#log(`modbus server: closing ${who}: ${(e as Error).message}`);
+            return;
+          }
+          if (!frame) break;
+          let response: Uint8Array;
+          if (this.#units && !this.#units.has(frame.unitId))
+            response = encodeException(frame.pdu[0], EXCEPTION.GATEWAY_TARGET_FAILED);
+          else response = await this.device.execute(frame.pdu);
+          this.#stat.requests++;
+          this.#functions[frame.pdu[0]] = (this.#functions[frame.pdu[0]] ?? 0) + 1;
+          if (response[0] & 0x80) this.#stat.exceptions++;
+          await sock.write(encodeAdu(frame.transactionId, frame.unitId, response));
+        }
+      }
+    } finally {
+      this.#connections.delete(sock);
+    }
+  };
+}
+
+function peer(s: Socket): string {
+  const p = s.peername();
+  return p ? `${p.address}:${p.port}` : "a client";
+}
