@@ -3,13 +3,16 @@
  * (example 9), the cosocket proxy in front of it (example 13), and asks an NTP server for the
  * time (example 1), printing what listens where. Ctrl-C stops it cleanly.
  *
- *   npm start -- [--echo PORT] [--proxy PORT] [--ntp HOST:PORT] [--stat SECONDS]
+ * It also serves a web console (a page with live statistics, talking back over WebSocket).
+ *
+ *   npm start -- [--echo PORT] [--proxy PORT] [--web PORT] [--ntp HOST:PORT] [--stat SECONDS]
  */
 import { Runtime, isSocketError } from "../src/index.js";
 import { nodeHost } from "../hosts/node/index.js";
 import { example9 } from "./09-cosocket-echo.js";
 import { example13 } from "./13-proxy.js";
 import { example1 } from "./01-ntp-blocking.js";
+import { webConsole } from "./web-console.js";
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -31,6 +34,7 @@ async function main(): Promise<void> {
   const proxyPort = Number(arg("proxy", "8080"));
   const [ntpHost, ntpPort] = arg("ntp", "pool.ntp.org:123").split(":");
   const statEvery = Number(arg("stat", "0"));
+  const webPort = Number(arg("web", "8000"));
 
   const echo = await example9(rt, echoPort);
   const echoAt = echo.sockname()!;
@@ -38,6 +42,9 @@ async function main(): Promise<void> {
   const proxy = await example13(rt, { host: "127.0.0.1", port: echoAt.port }, proxyPort);
   const proxyAt = proxy.sockname()!;
   console.log(`proxy (example 13)        listening on ${proxyAt.address}:${proxyAt.port} -> ${echoAt.address}:${echoAt.port}`);
+
+  const web = await webConsole(rt, { port: webPort, echo: { host: "127.0.0.1", port: echoAt.port } });
+  console.log(`web console               http://127.0.0.1:${web.port}/`);
 
   // Show the path works: a round trip through the proxy to the echo service.
   const t0 = rt.host.now();

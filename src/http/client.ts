@@ -49,11 +49,20 @@ export class HttpClientResponse {
   readonly headers: Headers;
   /** The connection; after a 101 it belongs to whoever calls `http2sock`. */
   readonly socket: Socket;
+  /** The header fields this request sent (lower-case names). */
+  readonly requestHeaders: Headers;
   readonly #reader: BodyReader;
   readonly #maxBody: number;
 
-  constructor(sock: Socket, head: { status: number; reason: string; version: "1.0" | "1.1"; headers: Headers }, reader: BodyReader, maxBody: number) {
+  constructor(
+    sock: Socket,
+    head: { status: number; reason: string; version: "1.0" | "1.1"; headers: Headers },
+    reader: BodyReader,
+    maxBody: number,
+    requestHeaders: Headers,
+  ) {
     this.socket = sock;
+    this.requestHeaders = requestHeaders;
     this.status = head.status;
     this.reason = head.reason;
     this.version = head.version;
@@ -111,7 +120,8 @@ export async function httpRequest(rt: Runtime, url: string | Url, options: Reque
       head.status === 101 || head.status === 204 || head.status === 304 || options.method === "HEAD"
         ? ({ kind: "none" } as const)
         : bodyFraming(head.headers, false);
-    return new HttpClientResponse(sock, head, new BodyReader(sock, framing, limits.headerTimeout), limits.maxBody);
+    const sent: Headers = new Map([...fields].map(([k, [, v]]) => [k, v]));
+    return new HttpClientResponse(sock, head, new BodyReader(sock, framing, limits.headerTimeout), limits.maxBody, sent);
   } catch (e) {
     sock.close();
     throw e;

@@ -8,9 +8,12 @@ import type { Socket } from "../socket.js";
 
 export class HttpError extends Error {
   readonly status: number;
-  constructor(status: number, message: string) {
+  /** Header fields the error response must carry (e.g. Sec-WebSocket-Version with 426). */
+  readonly headers: Record<string, string>;
+  constructor(status: number, message: string, headers: Record<string, string> = {}) {
     super(`${status} ${message}`);
     this.status = status;
+    this.headers = headers;
     this.name = "HttpError";
   }
 }

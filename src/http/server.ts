@@ -296,6 +296,7 @@ export class HttpServer {
   async #fail(sock: Socket, e: HttpError, version: "1.0" | "1.1"): Promise<void> {
     const res = new HttpResponse(sock, version, false);
     res.status(e.status).header("Content-Type", "text/plain");
+    for (const [k, v] of Object.entries(e.headers)) res.header(k, v);
     await res.send(`${e.message}\n`).catch(() => undefined);
   }
 }

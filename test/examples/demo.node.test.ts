@@ -5,9 +5,9 @@ import { kill, itWithPeer, startChrony } from "../support/peers.js";
 
 const itChrony = itWithPeer("chronyd", "apt-get install chrony");
 
-itChrony("the demo serves echo through the proxy, tells the time, and stops cleanly on SIGINT", async () => {
+itChrony("the demo serves echo through the proxy and its web console, tells the time, and stops cleanly on SIGINT", async () => {
   const chrony = await startChrony();
-  const proc = spawn("node_modules/.bin/tsx", ["examples/demo.ts", "--echo", "0", "--proxy", "0", "--ntp", `127.0.0.1:${chrony.port}`], {
+  const proc = spawn("node_modules/.bin/tsx", ["examples/demo.ts", "--echo", "0", "--proxy", "0", "--web", "0", "--ntp", `127.0.0.1:${chrony.port}`], {
     stdio: ["ignore", "pipe", "pipe"],
   });
   let out = "";
@@ -22,6 +22,10 @@ itChrony("the demo serves echo through the proxy, tells the time, and stops clea
     };
     const m = await waitFor(/proxy \(example 13\)\s+listening on 127\.0\.0\.1:(\d+)/);
     await waitFor(/self-check: proxy -> echo round trip ok/);
+    const web = await waitFor(/web console\s+(http:\/\/127\.0\.0\.1:\d+\/)/);
+    const page = await fetch(web[1]);
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain("cosock demo device");
     await waitFor(/time \(example 1, [^)]*\): NTP Date and time: /);
     const echoed = await new Promise<string>((resolve, reject) => {
       const c = connect(Number(m[1]), "127.0.0.1");

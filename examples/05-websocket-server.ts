@@ -1,0 +1,31 @@
+/**
+ * Example 5: an HTTP request morphed into an asynchronous WebSocket connection. The request
+ * handler (the LSP page) calls `req2sock`; the connection then lives on in its own cosocket,
+ * outside the handler. Here the cosocket echoes every message back as it came (text or binary).
+ */
+import type { Runtime } from "../src/index.js";
+import { HttpServer, type Handler } from "../src/http/server.js";
+import { req2sock, type UpgradeOptions } from "../src/websocket/handshake.js";
+import { WebSocket } from "../src/websocket/connection.js";
+
+/** The persistent part, kept outside the request handler: echo messages until the peer closes. */
+export async function echoCosocket(ws: WebSocket): Promise<void> {
+  for (;;) {
+    const m = await ws.readMessage();
+    if (!m) break; // the peer's close frame (code in ws.closeCode)
+    await ws.write(m.data, m.isText);
+  }
+}
+
+/** The handler: `/ws` upgrades, anything else gets a short page. */
+export function wsEchoHandler(options: UpgradeOptions = {}): Handler {
+  return async (req, res) => {
+    if (req.path !== "/ws") return res.header("Content-Type", "text/plain").send("WebSocket echo at /ws\n");
+    const ws = await req2sock(req, res, options);
+    if (ws instanceof WebSocket) ws.event(echoCosocket, "s");
+  };
+}
+
+export function example5(rt: Runtime, port = 0, options: UpgradeOptions & { intf?: string } = {}): Promise<HttpServer> {
+  return HttpServer.listen(rt, wsEchoHandler(options), { port, intf: options.intf ?? "127.0.0.1" });
+}

@@ -1,0 +1,119 @@
+/**
+ * The WebSocket opening handshake over the HTTP layer: `req2sock` morphs a server request into a
+ * WebSocket (or a raw socket), `http2sock` turns a client's 101 response into one, and
+ * `wsConnect` does the client side from a URL. The key is random from the host and the
+ * server's Sec-WebSocket-Accept is checked in full.
+ */
+import { SocketError } from "../errors.js";
+import type { Runtime } from "../runtime.js";
+import type { Socket } from "../socket.js";
+import { encodeBase64, decodeBase64 } from "../base64.js";
+import { sha1 } from "../sha1.js";
+import { encodeUtf8 } from "../utf8.js";
+import { HttpError, hasToken } from "../http/head.js";
+import type { HttpRequest, HttpResponse } from "../http/server.js";
+import { httpRequest, parseUrl, type HttpClientResponse } from "../http/client.js";
+import { WebSocket, type WebSocketOptions } from "./connection.js";
+
+const GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
+/** Sec-WebSocket-Accept for a key. */
+export function acceptKey(key: string): string {
+  return encodeBase64(sha1(encodeUtf8(key + GUID)));
+}
+
+function offered(value: string | undefined): string[] {
+  return (value ?? "").split(",").map((p) => p.trim()).filter((p) => p !== "");
+}
+
+export interface UpgradeOptions extends WebSocketOptions {
+  /** Subprotocols the server speaks, in its order of preference, or a function choosing one of the offered. */
+  protocols?: string[] | ((offered: string[]) => string | undefined);
+  /** Refuse the upgrade unless a subprotocol was agreed (400). */
+  requireProtocol?: boolean;
+  /** Accept the Origin header's value (403 when false). */
+  origin?: (origin: string | undefined) => boolean;
+}
+
+/** Whether a request asks to be upgraded to a WebSocket. */
+export function isUpgrade(req: HttpRequest): boolean {
+  return hasToken(req.header("upgrade"), "websocket") && hasToken(req.header("connection"), "upgrade");
+}
+
+/**
+ * Morphs a request: a WebSocket upgrade request becomes a server `WebSocket` after the 101
+ * response; with `raw` (or a request that is not an upgrade) the connection becomes a plain
+ * `Socket` with nothing written. Bytes the client sent after the head stay readable on it.
+ * A bad upgrade request throws an `HttpError` that the server answers (400, 403, 426).
+ */
+export async function req2sock(req: HttpRequest, res: HttpResponse, options: UpgradeOptions & { raw?: boolean } = {}): Promise<WebSocket | Socket> {
+  if (options.raw || !isUpgrade(req)) return req.takeSocket();
+  if (req.method !== "GET" || req.version !== "1.1") throw new HttpError(400, "a WebSocket upgrade needs GET over HTTP/1.1");
+  const version = req.header("sec-websocket-version");
+  if (version !== "13") {
+    throw new HttpError(426, `unsupported Sec-WebSocket-Version "${version ?? ""}"`, { "Sec-WebSocket-Version": "13" });
+  }
+  const key = req.header("sec-websocket-key") ?? "";
+  if (decodeBase64(key)?.length !== 16) throw new HttpError(400, "bad Sec-WebSocket-Key");
+  if (options.origin && !options.origin(req.header("origin"))) throw new HttpError(403, "origin not allowed");
+  const offers = offered(req.header("sec-websocket-protocol"));
+  let protocol: string | undefined;
+  if (typeof options.protocols === "function") protocol = options.protocols(offers);
+  else if (options.protocols) protocol = options.protocols.find((p) => offers.includes(p));
+  if (protocol !== undefined && !offers.includes(protocol)) protocol = undefined;
+  if (options.requireProtocol && protocol === undefined) throw new HttpError(400, "no common subprotocol");
+  res.status(101).header("Upgrade", "websocket").header("Connection", "Upgrade").header("Sec-WebSocket-Accept", acceptKey(key));
+  if (protocol !== undefined) res.header("Sec-WebSocket-Protocol", protocol);
+  res.keepAlive = true;
+  const head = res.rawHead();
+  const sock = req.takeSocket();
+  await sock.write(head);
+  return new WebSocket(sock, "server", protocol ?? "", options);
+}
+
+/**
+ * Turns the response to an upgrade request into a client `WebSocket`: the status must be 101
+ * with the Upgrade and Connection fields, the right Sec-WebSocket-Accept, and a subprotocol that
+ * was offered (if any). Otherwise the connection is closed and `invalidsocketcon` is thrown.
+ */
+export function http2sock(res: HttpClientResponse, options: WebSocketOptions = {}): WebSocket {
+  const fail = (why: string): never => {
+    res.close();
+    throw new SocketError("invalidsocketcon", why);
+  };
+  if (res.status !== 101) fail(`the server answered ${res.status} ${res.reason}`);
+  if (!hasToken(res.header("upgrade"), "websocket")) fail("no Upgrade: websocket in the response");
+  if (!hasToken(res.header("connection"), "upgrade")) fail("no Connection: upgrade in the response");
+  const key = res.requestHeaders.get("sec-websocket-key");
+  if (!key || res.header("sec-websocket-accept") !== acceptKey(key)) fail("wrong Sec-WebSocket-Accept");
+  const protocol = res.header("sec-websocket-protocol") ?? "";
+  if (protocol !== "" && !offered(res.requestHeaders.get("sec-websocket-protocol")).includes(protocol))
+    fail(`the server chose subprotocol "${protocol}", which was not offered`);
+  if (res.header("sec-websocket-extensions")) fail("the server chose an extension that was not offered");
+  return new WebSocket(res.socket, "client", protocol, options);
+}
+
+export interface ConnectWsOptions extends WebSocketOptions {
+  protocols?: string[];
+  headers?: Record<string, string>;
+  /** ms for connecting and for the handshake. */
+  timeout?: number;
+}
+
+/** Opens a client WebSocket to a `ws://` URL (wss:// comes with TLS). */
+export async function wsConnect(rt: Runtime, url: string, options: ConnectWsOptions = {}): Promise<WebSocket> {
+  const u = parseUrl(url);
+  if (u.scheme !== "ws" && u.scheme !== "wss") throw new SocketError("incorrectuse", `not a WebSocket URL: ${url}`);
+  for (const p of options.protocols ?? []) if (!TOKEN.test(p)) throw new SocketError("incorrectuse", `bad subprotocol "${p}"`);
+  const headers: Record<string, string> = {
+    Upgrade: "websocket",
+    Connection: "Upgrade",
+    "Sec-WebSocket-Key": encodeBase64(rt.host.randomBytes(16)),
+    "Sec-WebSocket-Version": "13",
+    ...options.headers,
+  };
+  if (options.protocols?.length) headers["Sec-WebSocket-Protocol"] = options.protocols.join(", ");
+  const res = await httpRequest(rt, { ...u, scheme: u.scheme === "ws" ? "http" : "https" }, { headers, timeout: options.timeout });
+  return http2sock(res, options);
+}
