@@ -146,4 +146,123 @@ export interface Host {
   randomBytes(n: number): Uint8Array;
   /** Resolves a host name to a numeric IPv4 address; rejects if it cannot. */
   resolve(name: string): Promise<string>;
+  /** TLS, if this host has it (see `HostTLS` below); without it TLS calls fail with `sslnotenabled`. */
+  readonly tls?: HostTLS;
+}
+
+// ---------------------------------------------------------------- TLS (optional)
+//
+// A host that can secure connections has a `tls` member. It wraps a connected TCP socket of the
+// same host (one it returned from `tcp()`): the runtime connects or accepts plain TCP first, then
+// hands the socket over for the handshake. So one method serves a TLS connect, a TLS listener's
+// accepted connections and STARTTLS (`upgrade`) alike. A host without `tls` makes every TLS call
+// fail with `sslnotenabled`.
+//
+// The returned object is a `TCP` carrying plaintext, with ECMA-419 TLS socket semantics: its first
+// `onWritable` means the handshake completed (`session` is set from then on); nothing is readable
+// before that. Handshake timeouts are the runtime's job, not the host's.
+
+/** A PEM text (or its bytes): a certificate, a chain, or a private key. */
+export type PEM = string | Uint8Array;
+
+/** What failed at the TLS level; `code` is one of the runtime's SSL error codes. */
+export type TLSFailureCode = "sslhandshake" | "sslnottrusted" | "sslalertrecv" | "sslclosenotify" | "sslcryptoerr";
+
+export interface TLSFailure {
+  code: TLSFailureCode;
+  /** A short explanation from the TLS library (e.g. "certificate has expired"). */
+  detail: string;
+}
+
+export interface TLSCallbacks extends TCPCallbacks {
+  /** As for TCP; when the failure is a TLS one, `tls` says which (else the connection broke under it). */
+  onError?(reason: HostErrorReason, tls?: TLSFailure): void;
+}
+
+/** The security parameters of one side. The runtime fills in every default before calling the host. */
+export interface TLSSecureOptions {
+  role: "client" | "server";
+  /** Client: the name sent as SNI (omitted for an IP address) and checked against the certificate. */
+  serverName?: string;
+  /** Certificates trusted to sign the peer's; omitted: the host's default trust store. */
+  ca?: PEM[];
+  /**
+   * Client: the handshake fails (`sslnottrusted`) unless the server's certificate chains to a
+   * trusted CA, is valid now and matches `serverName`. Server with `requestCert`: it fails unless
+   * the client sent a certificate that chains to a trusted CA.
+   */
+  verify: boolean;
+  /** Server: ask the client for a certificate. */
+  requestCert?: boolean;
+  /** This side's certificate (chain) and private key: required for a server, optional for a client. */
+  cert?: PEM;
+  key?: PEM;
+  /** ALPN protocol names, most preferred first. */
+  alpn?: string[];
+  minVersion?: TLSVersion;
+  maxVersion?: TLSVersion;
+}
+
+export type TLSVersion = "TLSv1.2" | "TLSv1.3";
+
+export interface TLSWrapOptions extends TLSCallbacks {
+  /**
+   * A connected TCP socket of this host. The TLS object takes it over: its callbacks are no longer
+   * called and it must not be used any more. Bytes it holds unread are kept for the TLS layer, and
+   * bytes already written to it are sent before the first TLS byte.
+   */
+  from: TCP;
+  /** Bytes already read from `from` but not consumed (a runtime's read-ahead): handshake input first. */
+  buffered?: Uint8Array;
+  secure: TLSSecureOptions;
+}
+
+/** A certificate as reported after a handshake. */
+export interface CertificateInfo {
+  /** Distinguished names, e.g. "CN=localhost, O=Example". */
+  subject: string;
+  issuer: string;
+  /** The subject's common name, if any. */
+  commonName?: string;
+  /** subjectAltName entries. */
+  dnsNames: string[];
+  ipAddresses: string[];
+  /** Validity, in milliseconds since 1970. */
+  validFrom: number;
+  validTo: number;
+  /** SHA-256 fingerprint, upper-case hex pairs joined by ":". */
+  fingerprint: string;
+  serialNumber: string;
+}
+
+/** What a handshake negotiated. */
+export interface TLSSession {
+  /** e.g. "TLSv1.3". */
+  protocol: string;
+  /** IANA cipher suite name, e.g. "TLS_AES_256_GCM_SHA384". */
+  cipher: string;
+  /** The ALPN protocol both sides chose, if any. */
+  alpn?: string;
+  /** The peer's certificate (a server's always; a client's when requested and sent). */
+  peerCertificate?: CertificateInfo;
+  /** The peer's certificate chains to a trusted CA and is valid now (the name is not part of this). */
+  authorized: boolean;
+  /** Why not, in the TLS library's words, when `authorized` is false. */
+  authorizationError?: string;
+}
+
+export interface TLS extends TCP {
+  /** Set when the handshake completed (at the first `onWritable`); undefined before. */
+  readonly session: TLSSession | undefined;
+}
+
+export interface HostTLS {
+  /**
+   * Optional: checks `secure` before any connection uses it (certificates and keys parse, the key
+   * fits the certificate) and may prepare what its connections share (a TLS listener passes the
+   * same object for every connection). Throws if the options cannot work.
+   */
+  prepare?(secure: TLSSecureOptions): void;
+  /** Starts a handshake on `options.from`; see `TLSWrapOptions`. Throws if `from` cannot be wrapped. */
+  wrap(options: TLSWrapOptions): TLS;
 }

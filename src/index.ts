@@ -7,5 +7,13 @@ export { SocketError, isSocketError, type SocketErrorCode } from "./errors.js";
 export { defaults, type RuntimeOptions } from "./options.js";
 export { n2h, h2n, toBytes, concat, type Payload } from "./bytes.js";
 export { encodeUtf8, decodeUtf8 } from "./utf8.js";
+export {
+  tlsDefaults,
+  matchesName,
+  type TLSOptions,
+  type TLSServerOptions,
+  type TrustError,
+  type CipherInfo,
+} from "./tls.js";
 export type { ReadOptions } from "./readers.js";
 export type * from "./host.js";

@@ -13,6 +13,12 @@ export interface RuntimeOptions {
   maxWrite: number;
   /** `connect` gives up after this long with `cannotconnect`. */
   connectTimeout: number;
+  /**
+   * TCP_NODELAY on new connections (connected and accepted). On by default: the runtime's
+   * protocols are request/response, and Nagle's algorithm with delayed ACKs stalls them 40 ms
+   * at a time. `setoption("tcp-nodelay", false)` turns it off per socket.
+   */
+  nodelay: boolean;
   /** After `close()`, how long queued bytes may take to leave before the connection is dropped. */
   lingerTimeout: number;
   /** Most sockets serviced in one dispatcher turn before yielding to the host. */
@@ -38,6 +44,7 @@ export const defaults: Readonly<RuntimeOptions> = Object.freeze({
   maxRead: 16384,
   maxWrite: 16384,
   connectTimeout: 5000,
+  nodelay: true,
   lingerTimeout: 2000,
   turnBudget: 64,
   maxLine: 8192,

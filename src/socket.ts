@@ -9,13 +9,38 @@
  * - `trywrite()` never suspends and reports a full queue with the queued byte count.
  */
 import { SocketError, type SocketErrorCode } from "./errors.js";
-import type { Endpoint, HostErrorReason, PendingConnection, TCP, Listener as HostListener } from "./host.js";
+import type {
+  CertificateInfo,
+  Endpoint,
+  HostErrorReason,
+  PendingConnection,
+  TCP,
+  TLS,
+  TLSFailure,
+  Listener as HostListener,
+} from "./host.js";
 import type { Serviced } from "./dispatcher.js";
 import { RESOLVED_TRUE, Waiter } from "./waiter.js";
 import { WriteQueue } from "./write-queue.js";
 import { toBytes, type Payload } from "./bytes.js";
 import { readExactly, readLine, readUntil, type ReadOptions } from "./readers.js";
 import type { Runtime } from "./runtime.js";
+import {
+  cipherOf,
+  clientPlan,
+  handshakeTimedOut,
+  isServerOptions,
+  notEnabled,
+  serverPlan,
+  tlsError,
+  trustError,
+  type CipherInfo,
+  type SocketTLS,
+  type TLSOptions,
+  type TLSPlan,
+  type TLSServerOptions,
+  type TrustError,
+} from "./tls.js";
 
 export type SocketState =
   | "notcon"
@@ -35,11 +60,15 @@ export interface ConnectOptions {
   /** ms; default `RuntimeOptions.connectTimeout`. */
   timeout?: number;
   nodelay?: boolean;
+  /** Secure the connection (TLS; `true` for the defaults): resolves once the handshake completed. */
+  tls?: TLSOptions | true;
 }
 
 export interface BindOptions {
   /** Local address to listen on (the seed's `intf`). */
   intf?: string;
+  /** A TLS listener: accepted sockets handshake at once (`state()` "upgrade" until done). */
+  tls?: TLSServerOptions;
 }
 
 type Kind = "none" | "tcp" | "listen";
@@ -89,6 +118,11 @@ export class Socket implements Serviced {
   #enabledEarly: unknown[] | undefined;
   #lingerCancel: (() => void) | undefined;
 
+  // TLS (see tls.ts)
+  #tls: SocketTLS<Socket> | undefined;
+  #peerHost: string | undefined; // the name given to connect: the default TLS server name
+  #listenTLS: TLSPlan | undefined; // a TLS listener's plan for the connections it accepts
+
   constructor(rt: Runtime) {
     this.rt = rt;
     this.#queuelen = rt.options.queuelen;
@@ -102,7 +136,9 @@ export class Socket implements Serviced {
    * socket). Resolves with this socket; throws `cannotresolve` or `cannotconnect`.
    */
   async connect(host: string, port: number, options: ConnectOptions = {}): Promise<Socket> {
+    const tls = options.tls === undefined ? undefined : this.#tlsPlan(clientPlan(options.tls, host));
     this.#claim("tcp");
+    this.#peerHost = host;
     const waiter = new Waiter<Socket>();
     this.#connecting = waiter;
     const timeout = options.timeout ?? this.rt.options.connectTimeout;
@@ -121,21 +157,22 @@ export class Socket implements Serviced {
       }
       throw e;
     }
-    if (this.#connecting !== waiter) return waiter.promise; // timed out or closed meanwhile
+    if (this.#connecting !== waiter) return tls ? this.#secureAfter(waiter.promise, tls) : waiter.promise; // timed out or closed meanwhile
     this.#tcp = this.rt.host.tcp({
       address,
       port,
-      nodelay: options.nodelay,
+      nodelay: options.nodelay ?? this.rt.options.nodelay,
       onReadable: this.#onReadable,
       onWritable: this.#onWritable,
       onEnd: this.#onEnd,
       onError: this.#onError,
     });
-    return waiter.promise;
+    return tls ? this.#secureAfter(waiter.promise, tls) : waiter.promise;
   }
 
   /** Makes this unconnected socket a listener on `port` (0 picks one). Throws `bind` if in use. */
   async bind(port: number, options: BindOptions = {}): Promise<Socket> {
+    if (options.tls) this.#listenTLS = this.#tlsPlan(serverPlan(options.tls));
     this.#claim("listen");
     const waiter = new Waiter<Socket>();
     this.#connecting = waiter;
@@ -176,12 +213,13 @@ export class Socket implements Serviced {
     return w.promise;
   }
 
-  /** Wraps a connection taken from a host listener. */
-  static adopt(rt: Runtime, from: PendingConnection): Socket {
+  /** Wraps a connection taken from a host listener; with `tls`, starts its handshake. */
+  static adopt(rt: Runtime, from: PendingConnection, tls?: TLSPlan): Socket {
     const s = new Socket(rt);
     s.#kind = "tcp";
     s.#tcp = rt.host.tcp({
       from,
+      nodelay: rt.options.nodelay,
       onReadable: s.#onReadable,
       onWritable: s.#onWritable,
       onEnd: s.#onEnd,
@@ -189,6 +227,7 @@ export class Socket implements Serviced {
     });
     s.#connected = true;
     s.#track();
+    if (tls) s.#startTLS(tls).catch(() => undefined); // a failure is kept: reads and writes throw it
     return s;
   }
 
@@ -342,6 +381,7 @@ export class Socket implements Serviced {
   }
 
   #take(): Uint8Array | undefined {
+    if (this.#tls?.phase === "draining") return undefined; // read-ahead bytes belong to the handshake
     const p = this.#pushback;
     const max = this.rt.options.maxRead;
     if (p) {
@@ -358,7 +398,7 @@ export class Socket implements Serviced {
 
   /** undefined: nothing to report (wait); null: end-of-stream; else the error to throw. */
   #readError(): SocketError | null | undefined {
-    if (this.#failure) return new SocketError("socketreadfailed", FAILURE[this.#failure]);
+    if (this.#failure) return this.#tls?.error ?? new SocketError("socketreadfailed", FAILURE[this.#failure]);
     if (this.#closed) return new SocketError("socketclosed");
     if (this.#eof) return null;
     return undefined;
@@ -406,7 +446,7 @@ export class Socket implements Serviced {
   /** Writes what the host takes now; returns what is left, or undefined if all was sent. */
   #sendDirect(bytes: Uint8Array): Uint8Array | undefined {
     const tcp = this.#tcp;
-    if (!tcp || !this.#connected) return bytes.length ? bytes : undefined;
+    if (!tcp || !this.#connected || this.#tls?.phase === "draining") return bytes.length ? bytes : undefined;
     let off = 0;
     try {
       while (off < bytes.length && this.#writable > 0) {
@@ -423,7 +463,7 @@ export class Socket implements Serviced {
 
   #writeError(): SocketError | undefined {
     if (this.#closed) return new SocketError("socketclosed");
-    if (this.#failure) return new SocketError("socketwritefailed", FAILURE[this.#failure]);
+    if (this.#failure) return this.#tls?.error ?? new SocketError("socketwritefailed", FAILURE[this.#failure]);
     if (this.#shutdown) return new SocketError("socketwritefailed", "the socket was shut down for writing");
     if (this.#kind !== "tcp") return new SocketError("incorrectuse", "write on a socket that is not connected");
     return undefined;
@@ -474,6 +514,7 @@ export class Socket implements Serviced {
 
   #onWritable = (count: number): void => {
     this.#writable = count;
+    if (this.#tls?.phase === "handshake") this.#secured();
     if (!this.#connected) {
       this.#connected = true;
       this.#track();
@@ -484,16 +525,22 @@ export class Socket implements Serviced {
         w.resolve(this);
       }
     }
-    if (!this.#queue.empty) this.rt.dispatcher.ready(this);
+    if (!this.#queue.empty || this.#tls?.plain) this.rt.dispatcher.ready(this);
   };
 
   #onEnd = (): void => {
+    if (this.#tls?.securing) {
+      this.#tls.error ??= tlsError(undefined, "end", true);
+      this.#hostFailed("reset");
+      return;
+    }
     this.#eof = true;
     if (this.#closed) this.#dropHost();
     else if (this.#reader) this.rt.dispatcher.ready(this);
   };
 
-  #onError = (reason: HostErrorReason): void => {
+  #onError = (reason: HostErrorReason, tls?: TLSFailure): void => {
+    if (this.#tls) this.#tls.error ??= tlsError(tls, reason, this.#tls.securing !== undefined);
     this.#hostFailed(reason);
   };
 
@@ -507,7 +554,10 @@ export class Socket implements Serviced {
     } catch {
       /* already dead */
     }
-    this.#queue.fail(new SocketError("socketwritefailed", FAILURE[reason]));
+    const writeError = this.#tls?.error ?? new SocketError("socketwritefailed", FAILURE[reason]);
+    this.#tls?.plain?.fail(writeError);
+    this.#queue.fail(writeError);
+    if (this.#tls?.securing) this.#tlsSettle(this.#tls.error ?? tlsError(undefined, reason, true)!);
     const c = this.#connecting;
     if (c) {
       this.#connecting = undefined;
@@ -521,8 +571,9 @@ export class Socket implements Serviced {
 
   /** Called by the dispatcher: move bytes out, wake the reader or the acceptor. */
   service(): void {
+    if (this.#tls?.phase === "draining") this.#drainPlain();
     const tcp = this.#tcp;
-    if (tcp && this.#connected && this.#writable > 0 && !this.#queue.empty) {
+    if (tcp && this.#connected && this.#writable > 0 && !this.#queue.empty && this.#tls?.phase !== "draining") {
       try {
         this.#writable = this.#queue.flush(tcp, this.#writable, this.#maxWrite);
       } catch {
@@ -556,13 +607,13 @@ export class Socket implements Serviced {
       if (from) {
         this.#acceptor = undefined;
         a.settle();
-        a.resolve(Socket.adopt(this.rt, from));
+        a.resolve(Socket.adopt(this.rt, from, this.#listenTLS));
       }
     }
   }
 
   #endIfDrained(): void {
-    if ((this.#shutdown || this.#closed) && this.#queue.empty && !this.#ended && this.#tcp && this.#connected) {
+    if ((this.#shutdown || this.#closed) && this.#queue.empty && !this.#ended && this.#tcp && this.#connected && !this.#tls?.securing) {
       this.#ended = true;
       this.#tcp.end();
       if (this.#closed && this.#eof) this.#dropHost();
@@ -605,11 +656,12 @@ export class Socket implements Serviced {
       d.reject(closed);
     }
     this.#queue.dropSuspended(closed);
+    const handshaking = this.#tlsSettle(closed); // a connection closed mid-handshake is dropped
     if (this.#listener) {
       this.#listener.close();
       this.#listener = undefined;
     }
-    if (this.#tcp && this.#connected && !this.#failure) {
+    if (this.#tcp && this.#connected && !this.#failure && !handshaking) {
       this.#lingerCancel = this.rt.dispatcher.timer(this.rt.options.lingerTimeout, () => this.abort());
       this.rt.lingering.add(this);
       this.#endIfDrained();
@@ -646,11 +698,173 @@ export class Socket implements Serviced {
     this.#dropHost();
   }
 
+  // ---------------------------------------------------------------- TLS
+
+  /**
+   * STARTTLS: secures this connected socket (a TLS client by default; `{ server: true, cert, key }`
+   * for the server side) and resolves with it once the handshake completed; the caller suspends
+   * meanwhile (`state()` is "upgrade"). Plaintext written before is sent first; bytes already read
+   * ahead (the `unread` buffer) and unread bytes in the host go to the handshake, so a peer that
+   * sends its first TLS bytes right behind the plaintext loses nothing. Throws `sslnotenabled`
+   * without host TLS, else the TLS error (`sslhandshake`, `sslnottrusted`, `sslalertrecv`, …).
+   */
+  upgrade(options: TLSOptions | TLSServerOptions | true = true): Promise<Socket> {
+    try {
+      if (this.#closed) throw new SocketError("socketclosed");
+      if (this.#kind !== "tcp" || !this.#connected || !this.#tcp)
+        throw this.#readError() ?? new SocketError("incorrectuse", "upgrade needs a connected socket");
+      if (this.#tls) throw new SocketError("incorrectuse", "this socket is secured already");
+      if (this.#reader) throw new SocketError("incorrectuse", "a read is waiting on this socket");
+      const plan = isServerOptions(options)
+        ? serverPlan(options)
+        : clientPlan(options, this.#peerHost ?? this.#tcp.remote?.address);
+      return this.#startTLS(this.#tlsPlan(plan));
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  /** True when the peer's certificate is trusted: it chains to a trusted CA and names `name` (default: the name the socket was verified for; a server checks no name). */
+  trusted(name?: string): boolean {
+    return this.trustError(name) === undefined;
+  }
+
+  /** Why `trusted(name)` is false, as in the seed: "cert", "cn", "certcn" or "none" (no certificate, or not TLS). */
+  trustError(name?: string): TrustError | undefined {
+    return trustError(this.#tls?.session, name ?? this.#tls?.plan.secure.serverName);
+  }
+
+  /** The negotiated cipher suite and protocol version (and ALPN protocol); undefined if not secured. */
+  cipher(): CipherInfo | undefined {
+    return cipherOf(this.#tls?.session);
+  }
+
+  /** The peer's certificate: subject, issuer, validity, SHA-256 fingerprint; undefined if none. */
+  certificate(): CertificateInfo | undefined {
+    return this.#tls?.session?.peerCertificate;
+  }
+
+  /** True once a TLS handshake on this socket completed. */
+  get secure(): boolean {
+    return this.#tls?.phase === "done";
+  }
+
+  /** Checks that the host has TLS and takes `plan` (bad certificates or keys: `incorrectuse`). */
+  #tlsPlan(plan: TLSPlan): TLSPlan {
+    const tls = this.rt.host.tls;
+    if (!tls) throw notEnabled();
+    try {
+      tls.prepare?.(plan.secure);
+    } catch (e) {
+      throw new SocketError("incorrectuse", `TLS options: ${String((e as Error)?.message ?? e)}`);
+    }
+    return plan;
+  }
+
+  async #secureAfter(connected: Promise<Socket>, plan: TLSPlan): Promise<Socket> {
+    await connected;
+    try {
+      return await this.#startTLS(plan);
+    } catch (e) {
+      this.abort();
+      throw e;
+    }
+  }
+
+  #startTLS(plan: TLSPlan): Promise<Socket> {
+    const w = new Waiter<Socket>();
+    w.promise.catch(() => undefined); // adopted sockets have no caller waiting
+    this.#tls = { phase: "draining", plan, securing: w };
+    if (this.#queue.empty) this.#wrap();
+    else {
+      // plaintext written before the upgrade leaves first; later writes wait for the handshake
+      this.#tls.plain = this.#queue;
+      this.#queue = new WriteQueue();
+      this.rt.dispatcher.ready(this);
+    }
+    return w.promise;
+  }
+
+  #drainPlain(): void {
+    const t = this.#tls!;
+    const tcp = this.#tcp;
+    if (tcp && this.#writable > 0 && t.plain) {
+      try {
+        this.#writable = t.plain.flush(tcp, this.#writable, this.#maxWrite);
+      } catch {
+        this.#hostFailed("error");
+        return;
+      }
+    }
+    if (t.plain?.empty) {
+      t.plain = undefined;
+      this.#wrap();
+    }
+  }
+
+  /** Hands the connection to the host's TLS; the handshake must end within the plan's timeout. */
+  #wrap(): void {
+    const t = this.#tls!;
+    const buffered = this.#pushback;
+    this.#pushback = undefined;
+    this.#writable = 0; // nothing is written until the handshake completed (the first onWritable)
+    t.phase = "handshake";
+    let secured: TLS;
+    try {
+      secured = this.rt.host.tls!.wrap({
+        from: this.#tcp!,
+        buffered,
+        secure: t.plan.secure,
+        onReadable: this.#onReadable,
+        onWritable: this.#onWritable,
+        onEnd: this.#onEnd,
+        onError: this.#onError,
+      });
+    } catch (e) {
+      t.error = new SocketError("sslhandshake", String((e as Error)?.message ?? e));
+      this.#hostFailed("error");
+      return;
+    }
+    this.#tcp = secured;
+    const ms = t.plan.handshakeTimeout;
+    t.securing!.cancelTimer = this.rt.dispatcher.timer(ms, () => {
+      if (t.securing) t.securing.cancelTimer = undefined;
+      t.error ??= handshakeTimedOut(ms);
+      this.#hostFailed("timeout");
+    });
+  }
+
+  #secured(): void {
+    const t = this.#tls!;
+    const w = t.securing!;
+    t.securing = undefined;
+    t.phase = "done";
+    t.session = (this.#tcp as TLS).session;
+    w.settle();
+    w.resolve(this);
+    this.#endIfDrained();
+  }
+
+  /** Fails a handshake in progress with `error`; true if there was one. */
+  #tlsSettle(error: SocketError): boolean {
+    const t = this.#tls;
+    const w = t?.securing;
+    if (!t || !w) return false;
+    t.securing = undefined;
+    t.phase = "failed";
+    t.plain?.fail(error);
+    t.plain = undefined;
+    w.settle();
+    w.reject(error);
+    return true;
+  }
+
   // ---------------------------------------------------------------- information
 
-  /** notcon, exec, accept, connect, disabled, read, write or terminated. */
+  /** notcon, exec, accept, connect, upgrade (TLS handshake), disabled, read, write or terminated. */
   state(): SocketState {
     if (this.#closed || this.#failure) return "terminated";
+    if (this.#tls?.securing) return "upgrade";
     if (this.#connecting) return "connect";
     if (this.#acceptor) return "accept";
     if (this.#reader) return "read";

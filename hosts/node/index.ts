@@ -1,5 +1,5 @@
 /**
- * The desktop host: the seam (`src/host.ts`) over `node:net`, `node:dgram`, `node:dns`,
+ * The desktop host: the seam (`src/host.ts`) over `node:net`, `node:tls`, `node:dgram`, `node:dns`,
  * `node:crypto` and Node's timers.
  *
  * Timers are left ref'd: a program waiting on a runtime timer (a sleep, a read timeout) stays
@@ -12,6 +12,7 @@ import { NodeListener } from "./listener.js";
 import { resolveIPv4 } from "./resolve.js";
 import { adoptTCP, connectTCP, type TCPLimits } from "./tcp.js";
 import { NodeUDP } from "./udp.js";
+import { nodeTLS } from "./tls.js";
 
 export interface NodeHostOptions {
   /** The writable count of an idle TCP socket: bytes Node may hold unsent. Default 65536. */
@@ -20,12 +21,15 @@ export interface NodeHostOptions {
   recvBuffer?: number;
   /** Datagrams a UDP socket queues for `read()`; more are dropped (and counted). Default 256. */
   udpQueue?: number;
+  /** TLS over node:tls (see tls.ts). Default true; false gives a host without TLS (`sslnotenabled`). */
+  tls?: boolean;
 }
 
 export const nodeHostDefaults: Readonly<Required<NodeHostOptions>> = Object.freeze({
   sendBuffer: 65536,
   recvBuffer: 65536,
   udpQueue: 256,
+  tls: true,
 });
 
 function positive(name: string, value: number): number {
@@ -53,5 +57,6 @@ export function nodeHost(options: NodeHostOptions = {}): Host {
     },
     randomBytes: (n) => randomFillSync(new Uint8Array(n)),
     resolve: resolveIPv4,
+    tls: (options.tls ?? nodeHostDefaults.tls) ? nodeTLS(limits) : undefined,
   };
 }

@@ -71,7 +71,8 @@ export class NodeTCP implements TCP {
   #remote: Endpoint | undefined;
   #local: Endpoint | undefined;
 
-  constructor(socket: net.Socket, callbacks: TCPCallbacks, limits: TCPLimits, adopted: boolean) {
+  /** `readyEvent`: the event that means "connected" when not adopted (a TLS wrapper passes its own). */
+  constructor(socket: net.Socket, callbacks: TCPCallbacks, limits: TCPLimits, adopted: boolean, readyEvent = "connect") {
     this.#socket = socket;
     this.#sendBuffer = limits.sendBuffer;
     this.#recvBuffer = limits.recvBuffer;
@@ -86,7 +87,7 @@ export class NodeTCP implements TCP {
     socket.on("close", this.#onClose);
     socket.on("drain", this.#onWriteDone);
     if (adopted) setImmediate(this.#startAdopted);
-    else socket.once("connect", this.#onConnect);
+    else socket.once(readyEvent, this.#onConnect);
   }
 
   read(max?: number): Uint8Array | undefined {
@@ -135,6 +136,28 @@ export class NodeTCP implements TCP {
     this.#dead = true;
     this.#queue.clear();
     this.#socket.destroy();
+  }
+
+  /**
+   * Hands the connection over (STARTTLS, see tls.ts): this object lets go of the socket (nothing is
+   * called on it afterwards) and returns it paused, with `prefix` and every byte still unread put
+   * back at the front of its stream, in order. Bytes written before stay queued in Node.
+   */
+  release(prefix?: Uint8Array): net.Socket {
+    if (this.#dead) throw new Error("closed");
+    if (!this.#connected) throw new Error("not connected");
+    this.#dead = true;
+    const socket = this.#socket;
+    socket.pause();
+    socket.off("data", this.#onData);
+    socket.off("end", this.#onPeerEnd);
+    socket.off("error", this.#onSocketError);
+    socket.off("close", this.#onClose);
+    socket.off("drain", this.#onWriteDone);
+    const parts: Uint8Array[] = prefix?.byteLength ? [prefix] : [];
+    for (let chunk = this.#queue.read(); chunk; chunk = this.#queue.read()) parts.push(chunk);
+    if (parts.length) socket.unshift(Buffer.concat(parts));
+    return socket;
   }
 
   setOption(name: "nodelay" | "keepalive", on: boolean, idleMs?: number, _intervalMs?: number): boolean {

@@ -9,6 +9,7 @@ import type {
   UDP,
   UDPOptions,
   Datagram,
+  HostTLS,
 } from "../../src/host.js";
 import { ANY, isIPv4, LOOPBACK } from "./address.js";
 import type { SimEvent } from "./clock.js";
@@ -17,6 +18,8 @@ import { SimListener } from "./listener.js";
 import { PortTable } from "./ports.js";
 import { adopt, connect } from "./tcp.js";
 import { SimUdp } from "./udp.js";
+import { relayed } from "./handover.js";
+import { TLSStandIn } from "./tls-standin.js";
 
 /** `wallClock()` is this epoch plus virtual time (unless the network was given another). */
 export const DEFAULT_EPOCH = 1_700_000_000_000;
@@ -40,16 +43,20 @@ export class SimHost implements Host {
   /** @internal */ readonly listeners = new Map<number, SimListener>();
   /** @internal */ readonly udpSockets = new Map<number, SimUdp>();
   private readonly epoch: number;
+  /** TLS: a stand-in without cryptography (tls-standin.ts); both ends must be sim hosts. */
+  readonly tls: HostTLS;
 
   /** @internal Use `SimNetwork.host(address)`. */
   constructor(core: SimCore, address: string, epoch: number) {
     this.core = core;
     this.address = address;
     this.epoch = epoch;
+    this.tls = new TLSStandIn(this);
   }
 
   tcp(options: TCPConnectOptions | TCPAdoptOptions): TCP {
-    return "from" in options ? adopt(this, options) : connect(this, options);
+    // relayed: a connection can be handed over (STARTTLS, see handover.ts)
+    return relayed(options, (o) => ("from" in o ? adopt(this, o) : connect(this, o)));
   }
 
   listener(options: ListenerOptions): Listener {

@@ -12,4 +12,6 @@ export { LINK_DEFAULTS } from "./link.js";
 export type { LinkOptions } from "./link.js";
 export { UNREACHABLE_TIMEOUT } from "./tcp.js";
 export { UDP_QUEUE_LIMIT, MAX_DATAGRAM } from "./udp.js";
+export { standInCA, standInSelfSigned, STANDIN_CIPHER, STANDIN_MAX_RECORD, ALERT as STANDIN_ALERT } from "./tls-standin.js";
+export type { StandInCredentials, StandInIssueOptions, StandInCertificate } from "./tls-standin.js";
 export type { Endpoint } from "../../src/host.js";
