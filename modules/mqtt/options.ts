@@ -1,0 +1,93 @@
+/**
+ * The MQTT client's options and their defaults, in one place. Times the protocol carries are in
+ * seconds, as on the wire (`keepalive`, `sessionExpiry`); the client's own times are milliseconds.
+ */
+import type { Payload } from "../../src/index.js";
+import type { Properties, ProtocolVersion, QoS, UserProperties } from "./packet/index.js";
+import type { Session } from "./session.js";
+import { tcpTransport, type Transport } from "./transport.js";
+
+export interface WillOptions {
+  topic: string;
+  payload: Payload;
+  qos?: QoS;
+  retain?: boolean;
+  /** MQTT 5 will properties: willDelayInterval, messageExpiryInterval, contentType, ... */
+  properties?: Properties;
+}
+
+export interface ReconnectOptions {
+  /** ms before the first retry. */
+  delay: number;
+  /** Longest wait between retries (ms). */
+  maxDelay: number;
+  /** Each failed attempt multiplies the wait by this. */
+  factor: number;
+}
+
+export interface MqttOptions {
+  host: string;
+  /** Default: the transport's port (1883 for TCP). */
+  port?: number;
+  transport: Transport;
+  /** 5 (MQTT 5) or 4 (MQTT 3.1.1). */
+  protocolVersion: ProtocolVersion;
+  /** Default: "cosock-" and 8 random hex digits. "" lets an MQTT 5 server assign one. */
+  clientId?: string;
+  /**
+   * Start with a fresh session (MQTT 5 Clean Start, 3.1.1 Clean Session). With MQTT 5 it applies
+   * to each `connect()`; automatic reconnects always resume the session.
+   */
+  cleanStart: boolean;
+  /** MQTT 5: seconds the server keeps the session after a disconnect (0: none; 0xFFFFFFFF: forever). */
+  sessionExpiry: number;
+  /** Seconds; PINGREQ every keepalive/2, connection failed after two unanswered. 0: off. */
+  keepalive: number;
+  username?: string;
+  password?: Payload;
+  will?: WillOptions;
+  /** MQTT 5 user properties of the CONNECT packet. */
+  userProperties?: UserProperties;
+  /** ms for the network connection and again for the CONNACK. */
+  connectTimeout: number;
+  /** Automatic reconnection after a lost connection, or false. */
+  reconnect: ReconnectOptions | false;
+  /** Restore subscriptions after reconnecting when the server has no session for us. */
+  resubscribe: boolean;
+  /**
+   * Bytes the outgoing queue may hold (checked before adding, so one message may pass the limit);
+   * a publish to a full queue is refused with `queuefull` (nothing is dropped).
+   */
+  queuelen: number;
+  /** Most outgoing QoS 1/2 messages awaiting acknowledgement (lowered by the server's Receive Maximum). */
+  maxInflight: number;
+  /** MQTT 5 Receive Maximum we announce: incoming QoS 1/2 messages in flight at once. */
+  receiveMaximum: number;
+  /** Largest packet we accept (bytes); announced to an MQTT 5 server. Larger → 0x95. */
+  maxPacketSize: number;
+  /** MQTT 5: topic aliases we accept from the server (0: none). */
+  topicAliasMaximum: number;
+  /** MQTT 5: give repeated topics an alias automatically when the server allows aliases. */
+  topicAliases: boolean;
+  /** A session to continue (from an earlier client's `session`). */
+  session?: Session;
+}
+
+export const mqttDefaults = Object.freeze({
+  transport: tcpTransport,
+  protocolVersion: 5 as ProtocolVersion,
+  cleanStart: true,
+  sessionExpiry: 0,
+  keepalive: 60,
+  connectTimeout: 5000,
+  reconnect: Object.freeze({ delay: 1000, maxDelay: 30000, factor: 2 }) as ReconnectOptions,
+  resubscribe: true,
+  queuelen: 16384,
+  maxInflight: 16,
+  receiveMaximum: 65535,
+  maxPacketSize: 268435460,
+  topicAliasMaximum: 16,
+  topicAliases: true,
+});
+
+export type MqttClientOptions = Partial<MqttOptions> & { host: string };

@@ -1,0 +1,404 @@
+/**
+ * Bytes → packets. `PacketDecoder` is a streaming state machine in the manner of ws's receiver:
+ * fed chunks of any size, it reads the fixed header byte by byte and takes a packet's body
+ * straight from the chunk when it is all there (copying only the payload out), or gathers it into
+ * one buffer of the announced size when it spans chunks. Nothing is concatenated up front.
+ *
+ * Bad input throws an `MqttError` carrying the MQTT 5 reason code to send back: 0x81 for a
+ * malformed packet (reserved flags set, QoS 3, a remaining length over 4 bytes, ill-formed UTF-8,
+ * an unknown property, truncated fields, trailing bytes), 0x82 for a protocol error (a property
+ * given twice, an out-of-range value, an empty list), 0x95 when a packet is larger than
+ * `maxPacketSize` (detected from its header, before its body is buffered), 0x84 for an
+ * unsupported protocol version. After an error the decoder stays failed.
+ */
+import { MqttError, malformed, protocolError } from "../errors.js";
+import { readProperties, readString, type PropertyContext } from "./properties.js";
+import { V4_SUBACK_CODES, VALID_REASON_CODES } from "./reason-codes.js";
+import {
+  PACKET_NAMES,
+  type AckPacket,
+  type ConnackPacket,
+  type ConnectPacket,
+  type Packet,
+  type PacketType,
+  type Properties,
+  type ProtocolVersion,
+  type PublishPacket,
+  type QoS,
+  type Subscription,
+  type Will,
+} from "./types.js";
+
+export interface DecoderOptions {
+  /**
+   * The protocol version of the connection. Leave it out on the server side: the first packet
+   * must then be a CONNECT, whose version the decoder adopts.
+   */
+  protocolVersion?: ProtocolVersion;
+  /** Largest whole packet accepted, in bytes (header included); larger → error 0x95. Default: none. */
+  maxPacketSize?: number;
+}
+
+const EMPTY = new Uint8Array(0);
+const HEADER = 0;
+const LENGTH = 1;
+const BODY = 2;
+
+export class PacketDecoder {
+  /** The connection's protocol version (set by the first CONNECT when not given). */
+  protocolVersion: ProtocolVersion | undefined;
+  /** Largest whole packet accepted (bytes); may be changed between chunks. */
+  maxPacketSize: number;
+  #state = HEADER;
+  #first = 0;
+  #length = 0;
+  #mul = 1;
+  #lengthBytes = 0;
+  #body: Uint8Array = EMPTY;
+  #filled = 0;
+  #error: MqttError | undefined;
+
+  constructor(options: DecoderOptions = {}) {
+    this.protocolVersion = options.protocolVersion;
+    this.maxPacketSize = options.maxPacketSize ?? Infinity;
+  }
+
+  /** Bytes of an unfinished packet held by the decoder. */
+  get buffered(): number {
+    return this.#state === HEADER ? 0 : this.#state === LENGTH ? 1 + this.#lengthBytes : 1 + this.#lengthBytes + this.#filled;
+  }
+
+  /** The error that stopped the decoder, if any. */
+  get error(): MqttError | undefined {
+    return this.#error;
+  }
+
+  /**
+   * Feeds a chunk and yields each packet completed by it, in order. A bad packet throws when the
+   * iteration reaches it (the packets before it have been yielded). Consume the whole iteration.
+   */
+  *feed(chunk: Uint8Array): Generator<Packet, void, undefined> {
+    if (this.#error) throw this.#error;
+    let i = 0;
+    const n = chunk.length;
+    try {
+      while (i < n) {
+        if (this.#state === HEADER) {
+          this.#first = chunk[i++];
+          this.#checkHeader(this.#first);
+          this.#state = LENGTH;
+          this.#length = 0;
+          this.#mul = 1;
+          this.#lengthBytes = 0;
+        } else if (this.#state === LENGTH) {
+          const b = chunk[i++];
+          this.#length += (b & 0x7f) * this.#mul;
+          this.#mul *= 128;
+          this.#lengthBytes++;
+          if (b & 0x80) {
+            if (this.#lengthBytes === 4) throw malformed("remaining length is longer than 4 bytes");
+            continue;
+          }
+          const total = 1 + this.#lengthBytes + this.#length;
+          if (total > this.maxPacketSize)
+            throw new MqttError(
+              "packettoolarge",
+              `${PACKET_NAMES[this.#first >> 4]} of ${total} bytes is over the maximum packet size ${this.maxPacketSize}`,
+              0x95,
+            );
+          if (this.#length === 0) {
+            this.#state = HEADER;
+            yield this.#decode(EMPTY, true);
+          } else if (n - i >= this.#length) {
+            const body = chunk.subarray(i, i + this.#length);
+            i += this.#length;
+            this.#state = HEADER;
+            yield this.#decode(body, false);
+          } else {
+            this.#body = new Uint8Array(this.#length);
+            this.#filled = 0;
+            this.#state = BODY;
+          }
+        } else {
+          const take = Math.min(this.#length - this.#filled, n - i);
+          this.#body.set(take === n && i === 0 ? chunk : chunk.subarray(i, i + take), this.#filled);
+          this.#filled += take;
+          i += take;
+          if (this.#filled === this.#length) {
+            const body = this.#body;
+            this.#body = EMPTY;
+            this.#state = HEADER;
+            yield this.#decode(body, true);
+          }
+        }
+      }
+    } catch (e) {
+      if (e instanceof MqttError) this.#error = e;
+      throw e;
+    }
+  }
+
+  /** Feeds a chunk and returns every packet it completes (throws at the first bad one). */
+  push(chunk: Uint8Array): Packet[] {
+    return [...this.feed(chunk)];
+  }
+
+  #checkHeader(first: number): void {
+    const type = first >> 4;
+    const flags = first & 0x0f;
+    const name = PACKET_NAMES[type];
+    if (!name) throw malformed("packet type 0 is reserved");
+    if (name === "auth" && this.protocolVersion === 4) throw malformed("AUTH does not exist in MQTT 3.1.1");
+    if (this.protocolVersion === undefined && name !== "connect") throw protocolError(`the first packet must be CONNECT, not ${name.toUpperCase()}`);
+    if (name === "publish") {
+      if ((flags & 6) === 6) throw malformed("PUBLISH with QoS 3");
+      if (flags & 8 && (flags & 6) === 0) throw protocolError("PUBLISH with QoS 0 and DUP set");
+    } else {
+      const required = name === "pubrel" || name === "subscribe" || name === "unsubscribe" ? 2 : 0;
+      if (flags !== required) throw malformed(`reserved flag bits of ${name.toUpperCase()} must be ${required}, not ${flags}`);
+    }
+  }
+
+  #decode(body: Uint8Array, owned: boolean): Packet {
+    const p = decodeBody(this.#first, body, this.protocolVersion ?? 5, owned);
+    if (p.type === "connect" && this.protocolVersion === undefined) this.protocolVersion = p.protocolVersion;
+    return p;
+  }
+}
+
+/** Decodes one whole packet (fixed header included); throws if it is bad or has trailing bytes. */
+export function decode(bytes: Uint8Array, version: ProtocolVersion = 4, maxPacketSize?: number): Packet {
+  const d = new PacketDecoder({ protocolVersion: version, maxPacketSize });
+  const packets = d.push(bytes);
+  if (packets.length !== 1 || d.buffered !== 0)
+    throw malformed(packets.length === 0 ? "incomplete packet" : "bytes after the end of the packet");
+  return packets[0];
+}
+
+// ------------------------------------------------------------------ bodies
+
+class Reader {
+  off = 0;
+  constructor(
+    readonly buf: Uint8Array,
+    readonly what: string,
+  ) {}
+
+  get left(): number {
+    return this.buf.length - this.off;
+  }
+
+  u8(field: string): number {
+    if (this.off + 1 > this.buf.length) throw malformed(`${this.what}: ${field} is missing`);
+    return this.buf[this.off++];
+  }
+
+  u16(field: string): number {
+    if (this.off + 2 > this.buf.length) throw malformed(`${this.what}: ${field} is missing`);
+    const v = (this.buf[this.off] << 8) | this.buf[this.off + 1];
+    this.off += 2;
+    return v;
+  }
+
+  packetId(): number {
+    const id = this.u16("packet identifier");
+    if (id === 0) throw protocolError(`${this.what} with packet identifier 0`);
+    return id;
+  }
+
+  string(field: string): string {
+    const [s, off] = readString(this.buf, this.off, this.buf.length, `${this.what} ${field}`);
+    this.off = off;
+    return s;
+  }
+
+  binary(field: string): Uint8Array {
+    const n = this.u16(field);
+    if (this.off + n > this.buf.length) throw malformed(`${this.what}: ${field} runs past the end of the packet`);
+    const b = this.buf.slice(this.off, this.off + n);
+    this.off += n;
+    return b;
+  }
+
+  properties(context: PropertyContext): Properties | undefined {
+    const r = readProperties(this.buf, this.off, this.buf.length, context);
+    this.off = r.off;
+    return r.properties;
+  }
+
+  end(): void {
+    if (this.off !== this.buf.length) throw malformed(`${this.what} has ${this.buf.length - this.off} bytes after its end`);
+  }
+}
+
+function checkReason(type: PacketType, code: number): void {
+  if (!VALID_REASON_CODES[type]?.has(code))
+    throw malformed(`reason code 0x${code.toString(16)} is not valid in ${type.toUpperCase()}`);
+}
+
+function decodeBody(first: number, body: Uint8Array, v: ProtocolVersion, owned: boolean): Packet {
+  const type = PACKET_NAMES[first >> 4]!;
+  const r = new Reader(body, type.toUpperCase());
+  switch (type) {
+    case "connect":
+      return decodeConnect(r);
+    case "connack":
+      return decodeConnack(r, v);
+    case "publish":
+      return decodePublish(r, first, v, owned);
+    case "puback":
+    case "pubrec":
+    case "pubrel":
+    case "pubcomp":
+      return decodeAck(r, type, v);
+    case "subscribe": {
+      const packetId = r.packetId();
+      const properties = v === 5 ? r.properties("subscribe") : undefined;
+      const subscriptions: Subscription[] = [];
+      while (r.left > 0) {
+        const topic = r.string("topic filter");
+        const o = r.u8("subscription options");
+        const qos = o & 3;
+        if (qos === 3) throw malformed("SUBSCRIBE with QoS 3");
+        if (v === 4) {
+          if (o & 0xfc) throw malformed("reserved bits of the SUBSCRIBE options must be 0");
+          subscriptions.push({ topic, qos: qos as QoS });
+        } else {
+          if (o & 0xc0) throw malformed("reserved bits of the SUBSCRIBE options must be 0");
+          const rh = (o >> 4) & 3;
+          if (rh === 3) throw protocolError("SUBSCRIBE with retain handling 3");
+          subscriptions.push({ topic, qos: qos as QoS, noLocal: !!(o & 4), retainAsPublished: !!(o & 8), retainHandling: rh as 0 | 1 | 2 });
+        }
+      }
+      if (subscriptions.length === 0) throw protocolError("SUBSCRIBE without a topic filter");
+      return withProps({ type, packetId, subscriptions }, properties);
+    }
+    case "suback":
+    case "unsuback": {
+      if (type === "unsuback" && v === 4) {
+        const packetId = r.packetId();
+        r.end();
+        return { type, packetId, reasonCodes: [] };
+      }
+      const packetId = r.packetId();
+      const properties = v === 5 ? r.properties(type) : undefined;
+      const reasonCodes = Array.from(body.subarray(r.off));
+      if (type === "suback" && reasonCodes.length === 0) throw protocolError("SUBACK without a reason code");
+      for (const c of reasonCodes) {
+        if (v === 4 ? !V4_SUBACK_CODES.has(c) : !VALID_REASON_CODES[type].has(c))
+          throw malformed(`reason code 0x${c.toString(16)} is not valid in ${type.toUpperCase()}`);
+      }
+      return withProps({ type, packetId, reasonCodes }, properties);
+    }
+    case "unsubscribe": {
+      const packetId = r.packetId();
+      const properties = v === 5 ? r.properties("unsubscribe") : undefined;
+      const topics: string[] = [];
+      while (r.left > 0) topics.push(r.string("topic filter"));
+      if (topics.length === 0) throw protocolError("UNSUBSCRIBE without a topic filter");
+      return withProps({ type, packetId, topics }, properties);
+    }
+    case "pingreq":
+    case "pingresp":
+      r.end();
+      return { type };
+    case "disconnect":
+    case "auth": {
+      if (v === 4 || r.left === 0) {
+        r.end();
+        return { type, reasonCode: 0 };
+      }
+      const reasonCode = r.u8("reason code");
+      checkReason(type, reasonCode);
+      const properties = r.left > 0 ? r.properties(type) : undefined;
+      r.end();
+      return withProps({ type, reasonCode }, properties);
+    }
+  }
+}
+
+function withProps<T extends object>(p: T, properties: Properties | undefined): T & { properties?: Properties } {
+  return properties ? { ...p, properties } : p;
+}
+
+function decodeConnect(r: Reader): ConnectPacket {
+  const name = r.string("protocol name");
+  const level = r.u8("protocol level");
+  if (name !== "MQTT" || (level !== 4 && level !== 5))
+    throw protocolError(`unsupported protocol ${JSON.stringify(name)} level ${level}`, 0x84);
+  const v = level as ProtocolVersion;
+  const flags = r.u8("connect flags");
+  if (flags & 1) throw malformed("the reserved CONNECT flag must be 0");
+  const hasWill = !!(flags & 0x04);
+  const willQoS = (flags >> 3) & 3;
+  const willRetain = !!(flags & 0x20);
+  if (willQoS === 3) throw malformed("will QoS 3");
+  if (!hasWill && (willQoS !== 0 || willRetain)) throw malformed("will QoS and retain must be 0 without a will");
+  const hasPassword = !!(flags & 0x40);
+  const hasUser = !!(flags & 0x80);
+  if (v === 4 && hasPassword && !hasUser) throw malformed("MQTT 3.1.1 CONNECT with a password but no user name");
+  const keepalive = r.u16("keepalive");
+  const properties = v === 5 ? r.properties("connect") : undefined;
+  const clientId = r.string("client identifier");
+  const p: ConnectPacket = { type: "connect", protocolVersion: v, clientId, cleanStart: !!(flags & 2), keepalive };
+  if (hasWill) {
+    const willProps = v === 5 ? r.properties("will") : undefined;
+    const topic = r.string("will topic");
+    if (topic.length === 0 || /[+#]/.test(topic)) throw protocolError(`invalid will topic "${topic}"`, 0x90);
+    const will: Will = { topic, payload: r.binary("will payload"), qos: willQoS as QoS, retain: willRetain };
+    if (willProps) will.properties = willProps;
+    p.will = will;
+  }
+  if (hasUser) p.username = r.string("user name");
+  if (hasPassword) p.password = r.binary("password");
+  r.end();
+  if (properties) p.properties = properties;
+  return p;
+}
+
+function decodeConnack(r: Reader, v: ProtocolVersion): ConnackPacket {
+  const flags = r.u8("acknowledge flags");
+  if (flags & 0xfe) throw malformed("reserved CONNACK flag bits must be 0");
+  const reasonCode = r.u8(v === 5 ? "reason code" : "return code");
+  const sessionPresent = flags === 1;
+  if (v === 4) {
+    if (reasonCode > 5) throw malformed(`CONNACK return code ${reasonCode} is not valid in MQTT 3.1.1`);
+    if (reasonCode !== 0 && sessionPresent) throw malformed("a refusing CONNACK must not say session present");
+    r.end();
+    return { type: "connack", sessionPresent, reasonCode };
+  }
+  checkReason("connack", reasonCode);
+  if (reasonCode !== 0 && sessionPresent) throw malformed("a refusing CONNACK must not say session present");
+  const properties = r.properties("connack");
+  r.end();
+  return withProps({ type: "connack", sessionPresent, reasonCode }, properties);
+}
+
+function decodePublish(r: Reader, first: number, v: ProtocolVersion, owned: boolean): PublishPacket {
+  const qos = ((first >> 1) & 3) as QoS;
+  const topic = r.string("topic name");
+  if (topic.length === 0 && v === 4) throw malformed("MQTT 3.1.1 PUBLISH with an empty topic name");
+  if (topic.includes("+") || topic.includes("#")) throw protocolError(`topic name with a wildcard: "${topic}"`, 0x90);
+  const p: PublishPacket = { type: "publish", topic, payload: EMPTY, qos, retain: !!(first & 1), dup: !!(first & 8) };
+  if (qos > 0) p.packetId = r.packetId();
+  if (v === 5) {
+    const properties = r.properties("publish");
+    if (properties) p.properties = properties;
+  }
+  // the payload is the rest; copied out of the caller's chunk, a view of our own buffer otherwise
+  p.payload = owned ? r.buf.subarray(r.off) : r.buf.slice(r.off);
+  return p;
+}
+
+function decodeAck(r: Reader, type: AckPacket["type"], v: ProtocolVersion): AckPacket {
+  const packetId = r.packetId();
+  if (v === 4 || r.left === 0) {
+    r.end();
+    return { type, packetId, reasonCode: 0 };
+  }
+  const reasonCode = r.u8("reason code");
+  checkReason(type, reasonCode);
+  const properties = r.left > 0 ? r.properties(type) : undefined;
+  r.end();
+  return withProps({ type, packetId, reasonCode }, properties);
+}

@@ -1,0 +1,71 @@
+/**
+ * The MQTT session state the client keeps across network connections (MQTT 5 §4.1): packet
+ * identifiers in use, outgoing QoS 1/2 messages not yet completed (to resend with DUP after a
+ * reconnect), incoming QoS 2 packet identifiers whose PUBREL has not come (so a resent PUBLISH is
+ * not delivered twice), and the subscriptions to restore when the server has lost the session.
+ * It lives in memory; pass `session` to a new client to continue it.
+ */
+import type { Properties, QoS, Subscription, UserProperties } from "./packet/index.js";
+
+/** Settles the promise of a user operation. */
+export interface Done<T> {
+  resolve(value: T): void;
+  reject(error: unknown): void;
+}
+
+export interface OutgoingMessage {
+  topic: string;
+  payload: Uint8Array;
+  qos: QoS;
+  retain: boolean;
+  properties?: Properties;
+}
+
+export interface InflightMessage extends OutgoingMessage {
+  packetId: number;
+  qos: 1 | 2;
+  /** "publish": waiting for PUBACK/PUBREC; "pubrel": PUBREL sent, waiting for PUBCOMP. */
+  state: "publish" | "pubrel";
+  /** The publisher's promise (absent for `trypublish` and for messages of a resumed session). */
+  done?: Done<PublishResult>;
+}
+
+/** What a completed publish reports: the server's reason code, reason string and properties. */
+export interface PublishResult {
+  /** 0 (success) or 0x10 (no matching subscribers); failures reject instead. */
+  reasonCode: number;
+  reasonString?: string;
+  properties?: Properties;
+}
+
+/** A subscription as the client restores it. */
+export interface SubscriptionRecord extends Subscription {
+  subscriptionIdentifier?: number;
+  userProperties?: UserProperties;
+}
+
+export class Session {
+  /** The client identifier (set from the server's assigned identifier when it gave one). */
+  clientId: string;
+  /** Outgoing QoS 1/2 messages by packet identifier, in the order they were first sent. */
+  readonly inflight = new Map<number, InflightMessage>();
+  /** Incoming QoS 2 packet identifiers: delivered, PUBREC sent, PUBREL not yet received. */
+  readonly incoming = new Set<number>();
+  /** Acknowledged subscriptions by topic filter. */
+  readonly subscriptions = new Map<string, SubscriptionRecord>();
+  #nextId = 1;
+
+  constructor(clientId: string) {
+    this.clientId = clientId;
+  }
+
+  /** A free packet identifier; `busy(id)` tells about identifiers held outside the session. */
+  allocate(busy: (id: number) => boolean): number {
+    for (let n = 0; n < 65535; n++) {
+      const id = this.#nextId;
+      this.#nextId = id === 65535 ? 1 : id + 1;
+      if (!this.inflight.has(id) && !busy(id)) return id;
+    }
+    throw new Error("no free packet identifier"); // cannot happen: in-flight messages are bounded
+  }
+}

@@ -1,0 +1,84 @@
+/**
+ * A TCP proxy in front of a broker whose traffic can be held back in both directions. Holding it
+ * lets a test freeze the conversation with acknowledgements still in flight both ways, so that
+ * what the broker has acknowledged is also in its database before it is killed. What the broker
+ * sends while held reaches the clients only if the connection survives (a kill drops it, as a
+ * network would): so the clients never act on a broker state newer than the one it saved.
+ */
+import { connect, createServer, type AddressInfo, type Server, type Socket } from "node:net";
+
+interface Pair {
+  client: Socket;
+  upstream: Socket;
+  held: Buffer[];
+  heldDown: Buffer[];
+}
+
+export class Proxy {
+  readonly #server: Server;
+  readonly #pairs = new Set<Pair>();
+  #paused = false;
+  #lastDown = Date.now();
+  port = 0;
+
+  private constructor(readonly target: number) {
+    this.#server = createServer((client) => this.#accept(client));
+  }
+
+  static async start(target: number): Promise<Proxy> {
+    const p = new Proxy(target);
+    await new Promise<void>((r) => p.#server.listen(0, "127.0.0.1", () => r()));
+    p.port = (p.#server.address() as AddressInfo).port;
+    return p;
+  }
+
+  #accept(client: Socket): void {
+    const upstream = connect(this.target, "127.0.0.1");
+    const pair: Pair = { client, upstream, held: [], heldDown: [] };
+    this.#pairs.add(pair);
+    const end = () => {
+      this.#pairs.delete(pair);
+      client.destroy();
+      upstream.destroy();
+    };
+    client.on("data", (d) => (this.#paused ? pair.held.push(d) : upstream.write(d)));
+    upstream.on("data", (d) => {
+      this.#lastDown = Date.now();
+      if (this.#paused) pair.heldDown.push(d);
+      else client.write(d);
+    });
+    for (const s of [client, upstream]) {
+      s.on("error", end);
+      s.on("close", end);
+    }
+  }
+
+  /** Holds back what clients and the broker send each other. */
+  pause(): void {
+    this.#paused = true;
+  }
+
+  resume(): void {
+    this.#paused = false;
+    for (const p of this.#pairs) {
+      for (const d of p.held.splice(0)) p.upstream.write(d);
+      for (const d of p.heldDown.splice(0)) p.client.write(d);
+    }
+  }
+
+  /**
+   * Resolves once the broker has sent nothing for `ms`: with clients held back, it has then
+   * processed everything it was given (there is no event for that; silence is the evidence).
+   */
+  async quiet(ms: number): Promise<void> {
+    while (Date.now() - this.#lastDown < ms) await new Promise((r) => setTimeout(r, ms - (Date.now() - this.#lastDown) + 1));
+  }
+
+  async stop(): Promise<void> {
+    for (const p of this.#pairs) {
+      p.client.destroy();
+      p.upstream.destroy();
+    }
+    await new Promise<void>((r) => this.#server.close(() => r()));
+  }
+}
