@@ -7,6 +7,7 @@ import type { Runtime } from "../src/index.js";
 import { HttpServer, type Handler } from "../src/http/server.js";
 import { req2sock, type UpgradeOptions } from "../src/websocket/handshake.js";
 import { WebSocket } from "../src/websocket/connection.js";
+import type { TLSServerOptions } from "../src/tls.js";
 
 /** The persistent part, kept outside the request handler: echo messages until the peer closes. */
 export async function echoCosocket(ws: WebSocket): Promise<void> {
@@ -26,6 +27,7 @@ export function wsEchoHandler(options: UpgradeOptions = {}): Handler {
   };
 }
 
-export function example5(rt: Runtime, port = 0, options: UpgradeOptions & { intf?: string } = {}): Promise<HttpServer> {
-  return HttpServer.listen(rt, wsEchoHandler(options), { port, intf: options.intf ?? "127.0.0.1" });
+/** Serves the echo on `port`; with `tls` (certificate and key) it is https:// and wss://. */
+export function example5(rt: Runtime, port = 0, options: UpgradeOptions & { intf?: string; tls?: TLSServerOptions } = {}): Promise<HttpServer> {
+  return HttpServer.listen(rt, wsEchoHandler(options), { port, intf: options.intf ?? "127.0.0.1", tls: options.tls });
 }

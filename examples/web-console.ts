@@ -11,6 +11,7 @@ import { HttpServer } from "../src/http/server.js";
 import { req2sock } from "../src/websocket/handshake.js";
 import { WebSocket } from "../src/websocket/connection.js";
 import { decodeUtf8 } from "../src/utf8.js";
+import type { TLSServerOptions } from "../src/tls.js";
 
 export interface ConsoleOptions {
   port?: number;
@@ -19,6 +20,8 @@ export interface ConsoleOptions {
   echo: { host: string; port: number };
   /** How often statistics are pushed (ms). */
   statEvery?: number;
+  /** Serve the console over HTTPS / wss:// with this certificate and key. */
+  tls?: TLSServerOptions;
 }
 
 /** One request from the page: `{ "echo": "text" }`. */
@@ -74,7 +77,7 @@ export function webConsole(rt: Runtime, options: ConsoleOptions): Promise<HttpSe
       if (req.path === "/" || req.path === "/index.html") return res.header("Content-Type", "text/html; charset=utf-8").send(PAGE);
       res.status(404).send("not found\n");
     },
-    { port: options.port ?? 0, intf: options.intf ?? "127.0.0.1" },
+    { port: options.port ?? 0, intf: options.intf ?? "127.0.0.1", tls: options.tls },
   );
 }
 

@@ -10,6 +10,7 @@ import { toBytes, type Payload } from "../bytes.js";
 import { decodeUtf8 } from "../utf8.js";
 import { BodyReader, bodyFraming } from "./body.js";
 import { formatHead, readResponseHead, type Headers } from "./head.js";
+import type { TLSOptions } from "../tls.js";
 
 export interface Url {
   scheme: string;
@@ -40,6 +41,8 @@ export interface RequestOptions {
   /** ms for connecting and for the response head. */
   timeout?: number;
   limits?: Partial<HttpLimits>;
+  /** For https:// (and wss://): TLS options; verification is on unless `verify: false`. */
+  tls?: TLSOptions;
 }
 
 export class HttpClientResponse {
@@ -101,10 +104,10 @@ export class HttpClientResponse {
 /** Sends one request and reads the response head. */
 export async function httpRequest(rt: Runtime, url: string | Url, options: RequestOptions = {}): Promise<HttpClientResponse> {
   const u = typeof url === "string" ? parseUrl(url) : url;
-  if (u.scheme !== "http" && u.scheme !== "ws")
-    throw new SocketError("sslnotenabled", `${u.scheme}:// needs TLS, which this build does not have yet`);
+  const secure = u.scheme === "https" || u.scheme === "wss";
+  if (!secure && u.scheme !== "http" && u.scheme !== "ws") throw new SocketError("incorrectuse", `unsupported scheme ${u.scheme}://`);
   const limits = { ...httpDefaults, ...options.limits };
-  const sock = await rt.connect(u.host, u.port, { timeout: options.timeout });
+  const sock = await rt.connect(u.host, u.port, { timeout: options.timeout, tls: secure ? (options.tls ?? true) : undefined });
   try {
     const body = options.body === undefined ? undefined : toBytes(options.body);
     const fields = new Map<string, [string, string]>();

@@ -13,6 +13,7 @@ import { toBytes, type Payload } from "../bytes.js";
 import { decodeUtf8 } from "../utf8.js";
 import { BodyReader, bodyFraming, writeChunk, writeLastChunk } from "./body.js";
 import { HttpError, STATUS_TEXT, formatHead, hasToken, readRequestHead, type Headers, type RequestHead } from "./head.js";
+import type { TLSServerOptions } from "../tls.js";
 
 export type Handler = (req: HttpRequest, res: HttpResponse) => unknown;
 
@@ -22,6 +23,8 @@ export interface HttpServerOptions {
   limits?: Partial<HttpLimits>;
   /** Run handlers in the worker pool (default true); false runs them in the connection's coroutine. */
   pool?: boolean;
+  /** Serve HTTPS (and wss://): certificate, key and the listener's TLS options. */
+  tls?: TLSServerOptions;
 }
 
 export class HttpRequest {
@@ -198,7 +201,7 @@ export class HttpServer {
 
   static async listen(rt: Runtime, handler: Handler, options: HttpServerOptions = {}): Promise<HttpServer> {
     const server = new HttpServer(rt, handler, options);
-    const listener = await rt.bind(options.port ?? 0, { intf: options.intf });
+    const listener = await rt.bind(options.port ?? 0, { intf: options.intf, tls: options.tls });
     server.#listener = listener;
     listener.event(async (l: Socket) => {
       for (;;) {

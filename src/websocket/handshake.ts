@@ -14,6 +14,7 @@ import { HttpError, hasToken } from "../http/head.js";
 import type { HttpRequest, HttpResponse } from "../http/server.js";
 import { httpRequest, parseUrl, type HttpClientResponse } from "../http/client.js";
 import { WebSocket, type WebSocketOptions } from "./connection.js";
+import type { TLSOptions } from "../tls.js";
 
 const GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
@@ -96,12 +97,14 @@ export function http2sock(res: HttpClientResponse, options: WebSocketOptions = {
 
 export interface ConnectWsOptions extends WebSocketOptions {
   protocols?: string[];
+  /** For wss://: TLS options; verification is on unless `verify: false`. */
+  tls?: TLSOptions;
   headers?: Record<string, string>;
   /** ms for connecting and for the handshake. */
   timeout?: number;
 }
 
-/** Opens a client WebSocket to a `ws://` URL (wss:// comes with TLS). */
+/** Opens a client WebSocket to a `ws://` or `wss://` URL. */
 export async function wsConnect(rt: Runtime, url: string, options: ConnectWsOptions = {}): Promise<WebSocket> {
   const u = parseUrl(url);
   if (u.scheme !== "ws" && u.scheme !== "wss") throw new SocketError("incorrectuse", `not a WebSocket URL: ${url}`);
@@ -114,6 +117,6 @@ export async function wsConnect(rt: Runtime, url: string, options: ConnectWsOpti
     ...options.headers,
   };
   if (options.protocols?.length) headers["Sec-WebSocket-Protocol"] = options.protocols.join(", ");
-  const res = await httpRequest(rt, { ...u, scheme: u.scheme === "ws" ? "http" : "https" }, { headers, timeout: options.timeout });
+  const res = await httpRequest(rt, { ...u, scheme: u.scheme === "ws" ? "http" : "https" }, { headers, timeout: options.timeout, tls: options.tls });
   return http2sock(res, options);
 }
