@@ -22,6 +22,14 @@ export {
 } from "./client.js";
 export { Session, type InflightMessage, type OutgoingMessage, type PublishResult, type SubscriptionRecord } from "./session.js";
 export { mqttDefaults, type MqttOptions, type MqttClientOptions, type WillOptions, type ReconnectOptions } from "./options.js";
-export { tcpTransport, type Transport, type TransportOptions, type MqttStream } from "./transport.js";
+export {
+  tcpTransport,
+  tlsTransport,
+  wsTransport,
+  type Transport,
+  type TransportOptions,
+  type MqttStream,
+  type WsTransportOptions,
+} from "./transport.js";
 export { MqttError, isMqttError, type MqttErrorCode } from "./errors.js";
 export * from "./packet/index.js";

@@ -43,6 +43,8 @@ export interface RequestOptions {
   limits?: Partial<HttpLimits>;
   /** For https:// (and wss://): TLS options; verification is on unless `verify: false`. */
   tls?: TLSOptions;
+  /** Send the request on this connected socket instead of opening one (a cosocket's own). */
+  socket?: Socket;
 }
 
 export class HttpClientResponse {
@@ -107,7 +109,7 @@ export async function httpRequest(rt: Runtime, url: string | Url, options: Reque
   const secure = u.scheme === "https" || u.scheme === "wss";
   if (!secure && u.scheme !== "http" && u.scheme !== "ws") throw new SocketError("incorrectuse", `unsupported scheme ${u.scheme}://`);
   const limits = { ...httpDefaults, ...options.limits };
-  const sock = await rt.connect(u.host, u.port, { timeout: options.timeout, tls: secure ? (options.tls ?? true) : undefined });
+  const sock = options.socket ?? (await rt.connect(u.host, u.port, { timeout: options.timeout, tls: secure ? (options.tls ?? true) : undefined }));
   try {
     const body = options.body === undefined ? undefined : toBytes(options.body);
     const fields = new Map<string, [string, string]>();

@@ -206,6 +206,32 @@ export class WebSocket {
   }
 
   /**
+   * Sends a message without ever suspending: true when queued, or the socket's queued byte count
+   * when its queue is full (nothing is taken). The message's frames go into the queue together
+   * (joined: one copy), so nothing can come between them.
+   */
+  trywrite(data: Payload, isText: boolean = typeof data === "string"): true | number {
+    if (this.#closeSent || this.#failure) throw this.#failure ?? new SocketError("socketwritefailed", "the WebSocket is closing");
+    const sock = this.sock;
+    if (sock.queued > 0 && sock.queued >= sock.queuelen()) return sock.queued;
+    const bytes = toBytes(data);
+    const frames: Uint8Array[] = [];
+    let total = 0;
+    for (const spec of fragment(bytes, isText, this.maxFrame)) {
+      const f = encodeFrame({ ...spec, mask: this.#mask() });
+      frames.push(f.header, f.payload);
+      total += f.header.length + f.payload.length;
+    }
+    const all = new Uint8Array(total);
+    let at = 0;
+    for (const f of frames) {
+      all.set(f, at);
+      at += f.length;
+    }
+    return sock.trywrite(all);
+  }
+
+  /**
    * Sends a ping; resolves when a pong comes back, throws `timeout` after `timeout` ms. While it
    * waits it reads on behalf of the connection, so the caller may be the only reader (data
    * that arrives meanwhile stays queued for `read`).

@@ -102,6 +102,8 @@ export interface ConnectWsOptions extends WebSocketOptions {
   headers?: Record<string, string>;
   /** ms for connecting and for the handshake. */
   timeout?: number;
+  /** Do the handshake on this connected socket (e.g. a cosocket's own) instead of opening one. */
+  socket?: Socket;
 }
 
 /** Opens a client WebSocket to a `ws://` or `wss://` URL. */
@@ -117,6 +119,11 @@ export async function wsConnect(rt: Runtime, url: string, options: ConnectWsOpti
     ...options.headers,
   };
   if (options.protocols?.length) headers["Sec-WebSocket-Protocol"] = options.protocols.join(", ");
-  const res = await httpRequest(rt, { ...u, scheme: u.scheme === "ws" ? "http" : "https" }, { headers, timeout: options.timeout, tls: options.tls });
+  const res = await httpRequest(rt, { ...u, scheme: u.scheme === "ws" ? "http" : "https" }, {
+    headers,
+    timeout: options.timeout,
+    tls: options.tls,
+    socket: options.socket,
+  });
   return http2sock(res, options);
 }
