@@ -132,6 +132,11 @@ export interface Timer {
 export interface Host {
   /** A short name: "node", "sim", "moddable". */
   readonly name: string;
+  /**
+   * Sizes that suit this host, used where the program sets none: the most bytes one read
+   * returns and one host write takes (a desktop host moves 64 KiB at a time; a device less).
+   */
+  readonly preferred?: { readonly maxRead?: number; readonly maxWrite?: number };
   tcp(options: TCPConnectOptions | TCPAdoptOptions): TCP;
   listener(options: ListenerOptions): Listener;
   udp(options: UDPOptions): UDP;

@@ -42,7 +42,7 @@ export class Runtime {
 
   constructor(host: Host, options: Partial<RuntimeOptions> = {}) {
     this.host = host;
-    this.options = Object.freeze({ ...defaults, ...options });
+    this.options = Object.freeze({ ...defaults, ...host.preferred, ...options });
     this.dispatcher = new Dispatcher(host, this.options.turnBudget, this.options.log);
   }
 

@@ -45,6 +45,8 @@ export function nodeHost(options: NodeHostOptions = {}): Host {
   const udpQueue = positive("udpQueue", options.udpQueue ?? nodeHostDefaults.udpQueue);
   return {
     name: "node",
+    // Node delivers up to 64 KiB per read; moving the same per write halves the system calls
+    preferred: { maxRead: 65536, maxWrite: 65536 },
     tcp: (o) => ("from" in o ? adoptTCP(o, limits) : connectTCP(o, limits)),
     listener: (o) => new NodeListener(o),
     udp: (o) => new NodeUDP(o, udpQueue),

@@ -9,7 +9,7 @@ import { SocketError } from "../errors.js";
 import type { Socket, CoMode } from "../socket.js";
 import { toBytes, type Payload } from "../bytes.js";
 import { FrameParser, type FramePiece, type FrameSink } from "./frame-parser.js";
-import { encodeClose, encodeFrame, encodePing, encodePong, fragment, type EncodedFrame } from "./frame-writer.js";
+import { encodeClose, encodeFrame, encodePing, encodePong, fragment, frameBytes, type EncodedFrame } from "./frame-writer.js";
 import { FrameAssembler, MessageAssembler, type Frame } from "./assemble.js";
 import { CLOSE_ABNORMAL, CLOSE_NO_STATUS, CLOSE_NORMAL } from "./close.js";
 import { wsDefaults } from "./limits.js";
@@ -33,6 +33,8 @@ export class WebSocketError extends SocketError {
 }
 
 const RANDOM_BATCH = 256;
+/** Frames with payloads up to this size are joined with their header into one write. */
+const JOIN_LIMIT = 4096;
 
 export class WebSocket {
   readonly sock: Socket;
@@ -257,9 +259,13 @@ export class WebSocket {
   }
 
   #sendFrame(frame: EncodedFrame): Promise<true> {
-    if (frame.payload.length === 0) return this.sock.write(frame.header);
-    this.sock.write(frame.header).catch(() => undefined);
-    return this.sock.write(frame.payload);
+    const { header, payload } = frame;
+    // A small frame goes out as one write (one host write, one TCP segment): joining costs less
+    // than a second write. A masked frame is already one buffer; a large payload is not copied.
+    if (payload.length <= JOIN_LIMIT || (header.buffer === payload.buffer && header.byteOffset + header.length === payload.byteOffset))
+      return this.sock.write(frameBytes(frame));
+    this.sock.write(header).catch(() => undefined);
+    return this.sock.write(payload);
   }
 
   #sendControl(frame: EncodedFrame): void {

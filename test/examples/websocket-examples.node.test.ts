@@ -26,7 +26,7 @@ const log = (s: string) => lines.push(s);
 beforeEach(() => {
   lines = [];
   logs = [];
-  rt = new Runtime(nodeHost(), { poolSize: 2, log: (m) => logs.push(m) });
+  rt = new Runtime(nodeHost(), { poolSize: 2, maxRead: 16384, log: (m) => logs.push(m) }); // 16 KiB reads: big frames come in pieces
 });
 afterEach(() => rt.shutdown());
 
