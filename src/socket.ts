@@ -415,8 +415,14 @@ export class Socket implements Serviced {
   write(data: Payload): Promise<true> {
     const err = this.#writeError();
     if (err) return Promise.reject(err);
-    const bytes = toBytes(data);
-    const rest = this.#queue.empty ? this.#sendDirect(bytes) : bytes;
+    let bytes: Uint8Array;
+    let rest: Uint8Array | undefined;
+    try {
+      bytes = toBytes(data);
+      rest = this.#queue.empty ? this.#sendDirect(bytes) : bytes;
+    } catch (e) {
+      return Promise.reject(e); // a refused host write or a bad argument: a rejection, never a throw
+    }
     if (!rest) return RESOLVED_TRUE;
     const limit = this.#mode === "s" ? this.rt.options.suspendAt : 0;
     if (this.#queue.bytes + rest.length <= limit) {

@@ -12,7 +12,7 @@
  * - After the connection ends every request throws (`socketclosed` or the failure); make a new
  *   client to reconnect.
  */
-import { SocketError, type Runtime, type Socket } from "../../src/index.js";
+import { SocketError, type Runtime, type Socket } from "../cosock.js";
 import { ModbusFrameError } from "./errors.js";
 import { encodeAdu, MbapParser, type Adu } from "./mbap.js";
 import { decodeResponse, encodeRequest, FC, type Request, type Result } from "./pdu.js";

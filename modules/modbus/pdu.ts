@@ -10,7 +10,7 @@
  * - `decodeResponse` throws `ModbusError` for an exception response and `ModbusFrameError` for a
  *   response that does not fit its request.
  */
-import { SocketError } from "../../src/index.js";
+import { SocketError } from "../cosock.js";
 import { EXCEPTION, ModbusError, ModbusFrameError } from "./errors.js";
 
 export const FC = Object.freeze({

@@ -8,7 +8,7 @@
  * connection, with the reason logged; responses to the requests before it are still sent. A frame
  * split across TCP segments simply waits for the rest.
  */
-import { SocketError, type Runtime, type Socket } from "../../src/index.js";
+import { SocketError, type Runtime, type Socket } from "../cosock.js";
 import { ModbusDevice, type DeviceData } from "./device.js";
 import { EXCEPTION } from "./errors.js";
 import { encodeAdu, MbapParser } from "./mbap.js";

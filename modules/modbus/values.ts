@@ -12,7 +12,7 @@
  *
  * `encode*` return register values to write; `decode*` read from a register array at an index.
  */
-import { decodeUtf8, encodeUtf8, SocketError } from "../../src/index.js";
+import { decodeUtf8, encodeUtf8, SocketError } from "../cosock.js";
 
 export type Order = "big" | "little";
 

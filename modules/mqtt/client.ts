@@ -15,7 +15,7 @@
  *   in their original order, re-sends unanswered SUBSCRIBE/UNSUBSCRIBE, and resubscribes when the
  *   server has no session for it.
  */
-import { isSocketError, toBytes, type Payload, type Runtime, type Socket } from "../../src/index.js";
+import { isSocketError, toBytes, type Payload, type Runtime, type Socket } from "../cosock.js";
 import { MqttError, protocolError } from "./errors.js";
 import {
   PacketDecoder,

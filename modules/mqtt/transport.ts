@@ -6,9 +6,9 @@
  * clients: each returns a stream whose `read` yields bytes in any chunking (the decoder does not
  * care about message boundaries) and whose `write` takes whole MQTT packets.
  */
-import { SocketError, type Socket } from "../../src/index.js";
+import { SocketError, type Socket } from "../cosock.js";
 import type { TLSOptions } from "../../src/tls.js";
-import { wsConnect } from "../../src/websocket/handshake.js";
+import { wsConnect } from "../cosock.js";
 
 /** The byte stream the MQTT client talks over (a connected `Socket` is one). */
 export interface MqttStream {

@@ -18,7 +18,7 @@
  * A kiss-o'-death (stratum 0) answering our request ends the query at once (no retry: the server
  * asked us to stop), as `NtpError` with code "kissofdeath" and its `kiss` code ("RATE", "DENY", ...).
  */
-import { SocketError, type Runtime, type UdpSocket } from "../../src/index.js";
+import { SocketError, type Runtime, type UdpSocket } from "../cosock.js";
 import {
   clientRequest,
   decodePacket,

@@ -293,6 +293,15 @@ export function flowControlSuite(makeEnv: () => Env): void {
     expect(started).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
   });
 
+  it("a write of something that is not bytes or text is a rejection, not a throw", async () => {
+    const listener = await example9(env.server, 0, env.address);
+    const sock = await env.client.connect(env.address, listener.sockname()!.port);
+    const p = sock.write(42 as unknown as string);
+    expect(p).toBeInstanceOf(Promise);
+    await expect(p).rejects.toMatchObject({ code: "incorrectuse" });
+    expect(() => sock.trywrite(42 as unknown as string)).toThrow(SocketError);
+  });
+
   it("an unconnected cosocket's read(ms) is a sleep that ends with timeout", async () => {
     let outcome: unknown;
     const t0 = env.client.host.now();

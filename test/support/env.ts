@@ -7,7 +7,7 @@ import type { Runtime } from "../../src/index.js";
 import type { SimNetwork } from "../../hosts/sim/index.js";
 
 export interface Env {
-  readonly name: "sim" | "node";
+  readonly name: "sim" | "node" | "moddable";
   readonly server: Runtime;
   readonly client: Runtime;
   /** The address servers bind and clients connect to. */

@@ -149,7 +149,7 @@ describe("a 65536-byte frame parses to the same message however it is cut", () =
           else if (d.name.startsWith("one byte")) {
             // nearly every byte arrives in its own read (a few may be read together)
             expect(r.pieces.length).toBeGreaterThan(30000);
-            expect(Math.min(...r.pieces.map((p) => p.length))).toBe(1);
+            expect(r.pieces.some((p) => p.length === 1)).toBe(true); // (no spread: 30000 arguments overflow the XS stack)
           } else expect(r.pieces.length).toBeGreaterThan(20);
           expect(new TextDecoder().decode((await ws.readMessage())!.data)).toBe("got it");
           await ws.close();

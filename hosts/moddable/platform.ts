@@ -1,0 +1,139 @@
+/**
+ * What hosts/moddable needs from the Moddable SDK, as interfaces. The host takes these by
+ * injection (`moddableHost(platform)`): `device.ts` passes factories over the real
+ * `embedded:io/socket/*` classes, `timer` and `time` (each constructor call type-checked against
+ * @moddable/typings); the Node tests pass an ECMA-419 emulation (test/device/ecma419.ts). The shapes are those of Moddable's lwIP implementation
+ * (modules/io/socket/lwip/{tcp,udp}.c, listener.js; examples/io/udp/dns/dns.js), which
+ * differs from @moddable/typings 5.6 in places (see moddable-typings-gaps.d.ts).
+ *
+ * Type-only: nothing here exists at run time.
+ */
+
+/** The bytes the host hands to the platform (a subset of Moddable's `Buffer`). */
+export type PlatformBytes = ArrayBuffer | Uint8Array;
+
+// ---------------------------------------------------------------- TCP (embedded:io/socket/tcp)
+
+export interface PlatformTCP {
+  /**
+   * With no argument: every unread byte, or undefined when there is none. With a count: exactly
+   * that many bytes; throws if the count is not between 1 and the bytes available.
+   */
+  read(count?: number): ArrayBuffer | undefined;
+  /**
+   * Queues `data` (copied) and returns the free send buffer after it. Throws "would block" (and
+   * sends nothing) when `data` is longer than the free send buffer, and "not ready" before the
+   * connection is up or after it failed or the peer closed. Returns undefined, sending nothing, when
+   * the socket has already failed internally.
+   */
+  write(data: PlatformBytes): number | undefined;
+  /** Closes at once; unsent data is still sent (lwIP `tcp_close`), then FIN; RST if bytes were unread. */
+  close(): void;
+  /** Do not read these after a failure: on lwIP the connection is gone and reading them faults. */
+  readonly remoteAddress: string | undefined;
+  readonly remotePort: number | undefined;
+}
+
+/** Callbacks are called with the socket as `this`; the host uses arrow functions and ignores it. */
+export interface PlatformTCPCallbacks {
+  nodelay?: boolean;
+  /** `count`: all unread bytes. */
+  onReadable?: (count: number) => void;
+  /** `count`: free send buffer. The first call means "connected". */
+  onWritable?: (count: number) => void;
+  /**
+   * Without a reason, after every unread byte was read: the peer closed (FIN), the connection was
+   * reset, or (before the first onWritable) the connection could not be made.
+   */
+  onError?: () => void;
+}
+
+/** A connection to a numeric address, or the adoption of a socket from `PlatformListener.read()`. */
+export type PlatformTCPOptions = ({ address: string; port: number } | { from: PlatformTCP }) & PlatformTCPCallbacks;
+
+/** `new TCP(options)`. Throws "invalid address", "no socket" (every PCB in use), "connect error". */
+export type PlatformTCPFactory = (options: PlatformTCPOptions) => PlatformTCP;
+
+// ---------------------------------------------------------------- Listener (embedded:io/socket/listener)
+
+export interface PlatformListener {
+  /** The next accepted connection (a socket without callbacks: adopt it with `{ from }`). */
+  read(): PlatformTCP | undefined;
+  close(): void;
+  /** The bound port (the chosen one for port 0). */
+  readonly port: number;
+}
+
+export interface PlatformListenerOptions {
+  port?: number;
+  /** lwIP ignores it and listens on every interface. */
+  address?: string;
+  /** `count`: accepted connections waiting for `read()`. */
+  onReadable?: (count: number) => void;
+}
+
+/** `new Listener(options)`. Throws ("socket bind") when the port cannot be bound. */
+export type PlatformListenerFactory = (options: PlatformListenerOptions) => PlatformListener;
+
+// ---------------------------------------------------------------- UDP (embedded:io/socket/udp)
+
+export type PlatformDatagram = ArrayBuffer & { address: string; port: number };
+
+export interface PlatformUDP {
+  read(): PlatformDatagram | undefined;
+  /** Moddable's argument order: address, port, then the bytes (the typings say otherwise). */
+  write(address: string, port: number, data: PlatformBytes): void;
+  close(): void;
+}
+
+export interface PlatformUDPOptions {
+  /** 0 or omitted: an ephemeral port (which the UDP object cannot tell). */
+  port?: number;
+  onReadable?: (packets: number) => void;
+}
+
+/** `new UDP(options)`. Throws ("bind failed") when the port cannot be bound. */
+export type PlatformUDPFactory = (options: PlatformUDPOptions) => PlatformUDP;
+
+// ---------------------------------------------------------------- DNS (embedded:network/dns/resolver/udp)
+
+export interface PlatformResolveRequest {
+  host: string;
+  onResolved(host: string, address: string): void;
+  onError(host: string): void;
+}
+
+export interface PlatformResolver {
+  resolve(request: PlatformResolveRequest): void;
+  close(): void;
+}
+
+/** `new Resolver({ socket: { io: UDP }, servers })`: a resolver asking `servers` in turn. */
+export type PlatformResolverFactory = (servers: string[]) => PlatformResolver;
+
+// ---------------------------------------------------------------- timers (timer)
+
+export interface PlatformTimer {
+  /** Calls `callback` once after `ms`; returns the timer. */
+  set(callback: () => void, ms?: number): unknown;
+  clear(timer: unknown): void;
+}
+
+// ---------------------------------------------------------------- all of it
+
+export interface ModdablePlatform {
+  tcp: PlatformTCPFactory;
+  listener: PlatformListenerFactory;
+  udp: PlatformUDPFactory;
+  /** Without it, only numeric addresses and "localhost" resolve. */
+  resolver?: PlatformResolverFactory;
+  Timer: PlatformTimer;
+  /** Milliseconds from a monotonic counter that may wrap at 2^32 (Moddable's `Time.ticks`). */
+  ticks(): number;
+  /** Milliseconds since 1970 (default `Date.now()`). */
+  wallClock?(): number;
+  /** The DNS servers to use, asked at each resolution (on the device: `Net.get("DNS")`). */
+  dnsServers?(): string[];
+  /** A random source; default: Math.random (see hosts/moddable/random.ts for what that is). */
+  randomBytes?(n: number): Uint8Array;
+}

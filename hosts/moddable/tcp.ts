@@ -1,0 +1,258 @@
+/**
+ * The seam's TCP socket over Moddable's `embedded:io/socket/tcp` (lwIP).
+ *
+ * How the platform's behaviour maps to the seam (src/host.ts):
+ * - Reading: the platform reports the unread total in `onReadable(count)`; the host keeps that
+ *   count and reads at most that many bytes (`read(count)` throws beyond what is available).
+ * - Writing: never more than the writable count (the platform throws "would block"). After the
+ *   platform has seen the peer's FIN or a reset it refuses writes ("not ready") or silently drops
+ *   them (returns undefined); both become a thrown error here, so the runtime reports
+ *   `socketwritefailed` and no byte is lost silently.
+ * - End of stream: lwIP reports the peer's orderly close through `onError()`, after every unread
+ *   byte was read, and a reset the same way; neither carries a reason. Once connected, `onError()`
+ *   is passed on as `onEnd()`: a clean close reads as end-of-stream (never an error). A reset reads
+ *   as end-of-stream too (the platform cannot tell them apart); writes after it fail.
+ * - Half-close: the platform has none (no shutdown, only close). `end()` therefore pulls every
+ *   byte already received into the host, then closes the platform socket (lwIP sends what is
+ *   queued, then FIN). The runtime can still read those bytes, then sees end-of-stream; whatever
+ *   the peer sends after `end()` cannot be received (lwIP answers it with a reset).
+ * - The platform socket's remote address is read once, while it is valid (reading it after a
+ *   failure faults on lwIP). It has no local address: `local` is known only for accepted
+ *   connections (the listener's port).
+ * Callbacks to the runtime come from platform callbacks or from a timer, never from inside the
+ * method that caused them.
+ */
+import type { Endpoint, PendingConnection, TCP, TCPCallbacks } from "../../src/host.js";
+import type { PlatformTCP, PlatformTCPFactory } from "./platform.js";
+
+/** A connection accepted by a listener, not yet adopted: the platform socket and the local endpoint. */
+export interface ModdablePending extends PendingConnection {
+  readonly socket: PlatformTCP;
+  readonly local: Endpoint;
+  adopted: boolean;
+}
+
+export function pending(socket: PlatformTCP, local: Endpoint): ModdablePending {
+  return { __pending: true, socket, local, adopted: false };
+}
+
+const EMPTY = new Uint8Array(0);
+
+export class ModdableTCP implements TCP {
+  #socket: PlatformTCP | undefined;
+  readonly #cb: TCPCallbacks;
+  readonly #defer: (fn: () => void) => void;
+  /** Unread bytes in the platform socket, as last reported (minus what was read since). */
+  #available = 0;
+  /** Bytes taken out of the platform socket by `end()`, still to be read. */
+  #held: Uint8Array | undefined;
+  #writable = 0;
+  #connected = false;
+  /** `end()` was called: no more writes; the platform socket is closed. */
+  #ended = false;
+  /** `close()` was called: no callback any more. */
+  #closed = false;
+  /** onEnd or onError was delivered. */
+  #finished = false;
+  /** The platform will not accept writes any more (peer closed, reset, or failed). */
+  #writeDead = false;
+  #remote: Endpoint | undefined;
+  readonly #local: Endpoint | undefined;
+
+  constructor(
+    platform: PlatformTCPFactory,
+    options: { address: string; port: number; nodelay?: boolean } | { from: ModdablePending; nodelay?: boolean },
+    callbacks: TCPCallbacks,
+    defer: (fn: () => void) => void,
+  ) {
+    this.#cb = callbacks;
+    this.#defer = defer;
+    const handlers = {
+      onReadable: this.#onReadable,
+      onWritable: this.#onWritable,
+      onError: this.#onError,
+    };
+    if ("from" in options) {
+      const from = options.from;
+      if (from.adopted) throw new Error("not a pending connection (or adopted already)");
+      from.adopted = true;
+      this.#local = from.local;
+      try {
+        this.#remote = { address: String(from.socket.remoteAddress), port: Number(from.socket.remotePort) };
+      } catch {
+        /* it failed already: onError follows */
+      }
+      // The accepted socket becomes a new one with callbacks; its first onWritable follows.
+      this.#socket = platform({ from: from.socket, nodelay: options.nodelay, ...handlers });
+      this.#connected = true;
+      return;
+    }
+    this.#remote = { address: options.address, port: options.port };
+    try {
+      this.#socket = platform({ address: options.address, port: options.port, nodelay: options.nodelay, ...handlers });
+    } catch {
+      // "invalid address", "no socket" (every lwIP PCB in use), "connect error": a failed connect.
+      this.#socket = undefined;
+      this.#finished = true;
+      defer(() => {
+        if (!this.#closed) this.#cb.onError?.("error");
+      });
+    }
+  }
+
+  read(max?: number): Uint8Array | undefined {
+    const held = this.#held;
+    if (held) return this.#readHeld(held, max);
+    const socket = this.#socket;
+    if (!socket || this.#closed || this.#available <= 0) return undefined;
+    let n = this.#available;
+    if (max !== undefined && max < n) n = Math.floor(max);
+    if (n <= 0) return EMPTY;
+    const data = socket.read(n);
+    if (data === undefined) {
+      this.#available = 0;
+      return undefined;
+    }
+    this.#available -= data.byteLength;
+    return new Uint8Array(data);
+  }
+
+  #readHeld(held: Uint8Array, max: number | undefined): Uint8Array {
+    if (max !== undefined && max < held.length) {
+      const n = max > 0 ? Math.floor(max) : 0;
+      this.#held = held.subarray(n);
+      return held.subarray(0, n);
+    }
+    this.#held = undefined;
+    this.#deliverEndSoon();
+    return held;
+  }
+
+  write(data: Uint8Array): number {
+    if (this.#closed || this.#ended) throw new Error("closed");
+    const socket = this.#socket;
+    if (!socket || !this.#connected) throw new Error("not connected");
+    if (this.#writeDead) throw new Error("the connection was closed by the peer or lost");
+    const n = data.byteLength;
+    if (n > this.#writable) throw new RangeError(`would block: ${n} bytes, ${this.#writable} writable`);
+    if (n === 0) return this.#writable;
+    let left: number | undefined;
+    try {
+      left = socket.write(data);
+    } catch (e) {
+      this.#writeDead = true;
+      throw e;
+    }
+    if (typeof left !== "number") {
+      // lwIP returns nothing (and sends nothing) once the connection has failed.
+      this.#writeDead = true;
+      throw new Error("the connection failed");
+    }
+    this.#writable = left;
+    return left;
+  }
+
+  end(): void {
+    if (this.#closed || this.#ended) return;
+    this.#ended = true;
+    const socket = this.#socket;
+    if (!socket) return;
+    // Take what was received, so that closing does not reset the connection (lwIP answers a
+    // close with unread data by RST) and so that the runtime can still read it.
+    let rest: ArrayBuffer | undefined;
+    try {
+      rest = this.#available > 0 || !this.#finished ? socket.read() : undefined;
+    } catch {
+      rest = undefined;
+    }
+    this.#available = 0;
+    if (rest && rest.byteLength > 0) this.#held = new Uint8Array(rest);
+    this.#socket = undefined;
+    try {
+      socket.close();
+    } catch {
+      /* already closed */
+    }
+    if (!this.#held) this.#deliverEndSoon();
+    else
+      this.#defer(() => {
+        // A reader may be waiting for bytes the platform had not announced yet.
+        if (!this.#closed && this.#held) this.#cb.onReadable?.(this.#held.length);
+      });
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#held = undefined;
+    const socket = this.#socket;
+    this.#socket = undefined;
+    if (socket)
+      try {
+        socket.close();
+      } catch {
+        /* already closed */
+      }
+  }
+
+  /** The platform sets nodelay only when a socket is created, and has no keepalive. */
+  setOption(_name: "nodelay" | "keepalive", _on: boolean): boolean {
+    return false;
+  }
+
+  get remote(): Endpoint | undefined {
+    return this.#remote;
+  }
+
+  get local(): Endpoint | undefined {
+    return this.#local;
+  }
+
+  // ---------------------------------------------------------------- platform callbacks
+
+  #onReadable = (count: number): void => {
+    if (this.#closed || this.#ended) return;
+    this.#available = count;
+    this.#cb.onReadable?.(count);
+  };
+
+  #onWritable = (count: number): void => {
+    if (this.#closed || this.#ended) return;
+    this.#writable = count;
+    if (!this.#connected) this.#connected = true;
+    if (this.#remote === undefined) this.#readRemote();
+    this.#cb.onWritable?.(count);
+  };
+
+  #onError = (): void => {
+    if (this.#closed || this.#ended || this.#finished) return;
+    this.#finished = true;
+    this.#writeDead = true;
+    this.#available = 0;
+    if (!this.#connected) {
+      this.#socket = undefined;
+      this.#cb.onError?.("error"); // lwIP does not say whether it was refused, unreachable or timed out
+      return;
+    }
+    this.#cb.onEnd?.();
+  };
+
+  #readRemote(): void {
+    const s = this.#socket;
+    if (!s) return;
+    try {
+      this.#remote = { address: String(s.remoteAddress), port: Number(s.remotePort) };
+    } catch {
+      /* keep what we had */
+    }
+  }
+
+  /** After end(): end-of-stream once the held bytes were read (from a timer, never synchronously). */
+  #deliverEndSoon(): void {
+    if (this.#finished) return;
+    this.#finished = true;
+    this.#defer(() => {
+      if (!this.#closed) this.#cb.onEnd?.();
+    });
+  }
+}

@@ -1,0 +1,129 @@
+/**
+ * `npx tsx tools/xs/memory.ts [--steps 8,16,32]`: the XS heap the runtime uses per idle
+ * connection, and the size of its code, measured on the XS engine (docs/device.md, "Memory").
+ *
+ * Method: xsnap built with -DmxReport=1 prints, at every gc(), the slot heap and chunk heap in
+ * use. tools/xs/memory-scenarios.ts opens idle connections on the simulated network in steps and
+ * collects garbage after each step. The slope (bytes per added connection, between the first and
+ * the last step) of a scenario where one end is a runtime cosocket, minus the slope of the same
+ * connections with bare simulator sockets at both ends, is the runtime's own cost per connection:
+ * the simulator's sockets (the "platform socket") are subtracted out.
+ *
+ * Two builds: the 64-bit xsnap (16-byte pointers make slots 32 bytes) and, when a multilib C
+ * compiler is installed (apt-get install gcc-multilib), a 32-bit one whose 16-byte slots and
+ * 32-bit chunk layouts are those of the ESP32's XS.
+ */
+import { spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { gzipSync } from "node:zlib";
+import { ensureXsnap, xsVersion, type Variant } from "./build-xsnap.js";
+import { BUNDLES, bundle, spec } from "./bundle.js";
+
+interface Heap {
+  slots: number; // bytes of slots in use
+  chunks: number; // bytes of chunks in use
+}
+
+type Sample = { label: string; connections: number; heap: Heap };
+
+function parse(output: string): Sample[] {
+  const lines = output.split("\n");
+  const samples: Sample[] = [];
+  for (let i = 0; i < lines.length; i++) {
+    const m = /^@@mem (\S+) (\d+)$/.exec(lines[i]!);
+    if (!m) continue;
+    let chunks: number | undefined;
+    let slots: number | undefined;
+    for (let k = i + 1; k < lines.length && (chunks === undefined || slots === undefined); k++) {
+      const c = /^# Chunk collection: reserved \d+ used (\d+) peak/.exec(lines[k]!);
+      if (c) chunks = Number(c[1]);
+      const s = /^# Slot collection: reserved \d+ used (\d+) peak/.exec(lines[k]!);
+      if (s) slots = Number(s[1]);
+    }
+    if (chunks === undefined || slots === undefined) throw new Error(`no gc report after "${lines[i]}"`);
+    samples.push({ label: m[1]!, connections: Number(m[2]), heap: { slots, chunks } });
+  }
+  return samples;
+}
+
+function run(xsnap: string, file: string): Sample[] {
+  const r = spawnSync(xsnap, [file], { encoding: "utf8", maxBuffer: 64 << 20 });
+  if (!r.stdout.includes("@@done")) throw new Error(`${file} did not finish:\n${r.stdout.slice(-2000)}\n${r.stderr}`);
+  return parse(r.stdout);
+}
+
+const total = (h: Heap) => h.slots + h.chunks;
+
+function slope(samples: Sample[]): Heap & { total: number } {
+  const a = samples[0]!;
+  const b = samples[samples.length - 1]!;
+  const n = b.connections - a.connections;
+  const slots = (b.heap.slots - a.heap.slots) / n;
+  const chunks = (b.heap.chunks - a.heap.chunks) / n;
+  return { slots, chunks, total: slots + chunks };
+}
+
+function scenarioSource(name: string, steps: number[]): string {
+  if (name === "empty" || name === "load") {
+    const imports =
+      name === "load"
+        ? `import * as runtime from ${spec("src/index.ts")};\nimport { moddableHost } from ${spec("hosts/moddable/index.ts")};\nglobalThis.keep = [runtime, moddableHost];\n`
+        : "";
+    return `${imports}gc(); print("@@mem ${name} 0"); gc(); print("@@done");\n`;
+  }
+  return `import { run } from ${spec("tools/xs/memory-scenarios.ts")};\nawait run(${JSON.stringify(name)}, ${JSON.stringify(steps)});\n`;
+}
+
+async function main(): Promise<void> {
+  const at = process.argv.indexOf("--steps");
+  const steps = at > 0 ? process.argv[at + 1]!.split(",").map(Number) : [8, 16, 32];
+  const scenarios = ["empty", "load", "sim", "accepted", "server", "client"];
+  const files: Record<string, string> = {};
+  for (const s of scenarios) files[s] = await bundle(scenarioSource(s, steps), join(BUNDLES, `memory-${s}.mjs`));
+  const minified = await bundle(scenarioSource("load", steps), join(BUNDLES, "memory-load.min.mjs"), { minify: true });
+  const empty = await bundle(scenarioSource("empty", steps), join(BUNDLES, "memory-empty.min.mjs"), { minify: true });
+  const code = readFileSync(minified);
+  const codeBytes = code.length - readFileSync(empty).length;
+
+  const variants: [Variant, string][] = [["report32", "32-bit (ESP32-like: 16-byte slots)"], ["report", "64-bit (32-byte slots)"]];
+  let version = "";
+  console.log(`Idle connections in steps of ${steps.join(", ")}; bytes per added connection (slots + chunks).`);
+  for (const [variant, title] of variants) {
+    let xsnap: string;
+    try {
+      xsnap = ensureXsnap(variant, () => undefined);
+    } catch (e) {
+      console.log(`\n${title}: not measured (${(e as Error).message.split("\n")[0]}; a 32-bit build needs gcc-multilib)`);
+      continue;
+    }
+    version = xsVersion(xsnap);
+    const r: Record<string, Sample[]> = {};
+    for (const s of scenarios) r[s] = run(xsnap, files[s]!);
+    const sim = slope(r.sim!);
+    const accepted = slope(r.accepted!);
+    const server = slope(r.server!);
+    const client = slope(r.client!);
+    const fmt = (x: number) => x.toFixed(0).padStart(6);
+    console.log(`\n${title}, ${version}`);
+    console.log(`  scenario                                   slots  chunks   total`);
+    console.log(`  sim sockets only, both ends               ${fmt(sim.slots)}  ${fmt(sim.chunks)}  ${fmt(sim.total)}`);
+    console.log(`  + accepted Socket, no coroutine           ${fmt(accepted.slots)}  ${fmt(accepted.chunks)}  ${fmt(accepted.total)}`);
+    console.log(`  + server cosocket (example 9, in read)    ${fmt(server.slots)}  ${fmt(server.chunks)}  ${fmt(server.total)}`);
+    console.log(`  + client cosocket (connect, in read)      ${fmt(client.slots)}  ${fmt(client.chunks)}  ${fmt(client.total)}`);
+    console.log(`  runtime per accepted Socket (no coroutine) ${fmt(accepted.slots - sim.slots)} ${fmt(accepted.chunks - sim.chunks)}  ${fmt(accepted.total - sim.total)}`);
+    console.log(`  runtime per idle server cosocket          ${fmt(server.slots - sim.slots)}  ${fmt(server.chunks - sim.chunks)}  ${fmt(server.total - sim.total)}`);
+    console.log(`  runtime per idle client cosocket          ${fmt(client.slots - sim.slots)}  ${fmt(client.chunks - sim.chunks)}  ${fmt(client.total - sim.total)}`);
+    const load = r.load![0]!.heap;
+    const base = r.empty![0]!.heap;
+    console.log(
+      `  runtime modules loaded (src + hosts/moddable), not preloaded: slots ${load.slots - base.slots}, chunks ${load.chunks - base.chunks} (bytecode included), total ${total(load) - total(base)}`,
+    );
+  }
+  console.log(`\nRuntime code (src + hosts/moddable), esbuild-minified JavaScript: ${codeBytes} bytes, ${gzipSync(code).length} gzipped`);
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
