@@ -21,6 +21,18 @@ export function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
   return out;
 }
 
+/** Joins parts (their lengths add up to `total`) into one array; no copy when there is one part. */
+export function join(parts: Uint8Array[], total: number): Uint8Array {
+  if (parts.length === 1) return parts[0];
+  const out = new Uint8Array(total);
+  let off = 0;
+  for (const p of parts) {
+    out.set(p, off);
+    off += p.length;
+  }
+  return out;
+}
+
 /** Index of `pattern` in `hay` at or after `from`, or -1. */
 export function indexOf(hay: Uint8Array, pattern: Uint8Array, from = 0): number {
   const n = pattern.length;

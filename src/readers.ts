@@ -5,7 +5,7 @@
  * also shown as `error.partial`.
  */
 import { SocketError } from "./errors.js";
-import { concat, indexOf } from "./bytes.js";
+import { concat, indexOf, join } from "./bytes.js";
 import { decodeUtf8, encodeUtf8 } from "./utf8.js";
 import type { Host } from "./host.js";
 
@@ -96,17 +96,6 @@ export async function readExactly(src: ByteSource, n: number, options: ReadOptio
   return all.subarray(0, n);
 }
 
-/** Joins parts into one array (no copy when there is one part). */
-function join(parts: Uint8Array[], total: number): Uint8Array {
-  if (parts.length === 1) return parts[0];
-  const out = new Uint8Array(total);
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
-}
 
 export async function readUntil(
   src: ByteSource,

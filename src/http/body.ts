@@ -4,6 +4,7 @@
  */
 import { SocketError } from "../errors.js";
 import type { Socket } from "../socket.js";
+import { join } from "../bytes.js";
 import { HttpError, hasToken, type Headers } from "./head.js";
 
 type Framing = { kind: "none" } | { kind: "length"; left: number } | { kind: "chunked"; left: number; done: boolean } | { kind: "close" };
@@ -114,14 +115,7 @@ export class BodyReader {
       if (n > max) throw new HttpError(413, `body over ${max} bytes`);
       parts.push(d);
     }
-    if (parts.length === 1) return parts[0];
-    const out = new Uint8Array(n);
-    let off = 0;
-    for (const p of parts) {
-      out.set(p, off);
-      off += p.length;
-    }
-    return out;
+    return join(parts, n);
   }
 
   /** Reads and drops the rest of the body (at most `max` bytes); false if it was longer. */

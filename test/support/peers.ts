@@ -21,6 +21,15 @@ export function itWithPeer(command: string, install: string): jest.It {
   return it.skip;
 }
 
+/** A free TCP port on 127.0.0.1. */
+export async function freeTcpPort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, "127.0.0.1", () => r()));
+  const port = (s.address() as AddressInfo).port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
+
 /** A free UDP port on 127.0.0.1. */
 export async function freeUdpPort(): Promise<number> {
   const s = createSocket("udp4");

@@ -6,13 +6,9 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { createServer, connect, type AddressInfo } from "node:net";
 import { kill } from "../support/peers.js";
 
-export async function freeTcpPort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, "127.0.0.1", () => r()));
-  const port = (s.address() as AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
+import { freeTcpPort } from "../support/peers.js";
+
+export { freeTcpPort };
 
 export interface Running {
   port: number;
