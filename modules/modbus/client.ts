@@ -15,7 +15,7 @@
 import { SocketError, type Runtime, type Socket } from "../cosock.js";
 import { ModbusFrameError } from "./errors.js";
 import { encodeAdu, MbapParser, type Adu } from "./mbap.js";
-import { decodeResponse, encodeRequest, FC, type Request, type Result } from "./pdu.js";
+import { decodeResponse, encodeRequest, FC, type ModbusRequest, type Result } from "./pdu.js";
 
 export interface ModbusClientOptions {
   /** Server port (default 502). */
@@ -50,7 +50,7 @@ export const clientDefaults = Object.freeze({
 });
 
 interface Call {
-  req: Request;
+  req: ModbusRequest;
   pdu: Uint8Array;
   unitId: number;
   /** Transaction id once sent; -1 while waiting for a place. */
@@ -167,7 +167,7 @@ export class ModbusClient {
    * Sends any supported request and resolves with its result (bits, registers, or undefined for
    * writes). Throws `incorrectuse` for arguments the protocol cannot carry, before sending.
    */
-  request(req: Request, o: RequestOptions = {}): Promise<Result> {
+  request(req: ModbusRequest, o: RequestOptions = {}): Promise<Result> {
     let pdu: Uint8Array;
     let unitId: number;
     try {

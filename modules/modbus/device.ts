@@ -15,7 +15,7 @@
  * A callback that throws a `ModbusError` answers with that error's exception code.
  */
 import { EXCEPTION, ModbusError } from "./errors.js";
-import { decodeRequest, encodeException, encodeResponse, FC, isRefusal, type Request, type Result } from "./pdu.js";
+import { decodeRequest, encodeException, encodeResponse, FC, isRefusal, type ModbusRequest, type Result } from "./pdu.js";
 
 type MaybePromise<T> = T | Promise<T>;
 
@@ -116,7 +116,7 @@ export class ModbusDevice {
     }
   }
 
-  async #run(req: Request): Promise<Result> {
+  async #run(req: ModbusRequest): Promise<Result> {
     switch (req.fc) {
       case FC.READ_COILS:
         return bits(await need(this.#coils, req.fc).read(req.address, req.quantity), req.quantity);

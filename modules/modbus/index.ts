@@ -23,7 +23,7 @@ export {
   isRefusal,
   packBits,
   unpackBits,
-  type Request,
+  type ModbusRequest,
   type Result,
   type Refusal,
 } from "./pdu.js";

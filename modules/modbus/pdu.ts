@@ -24,7 +24,7 @@ export const FC = Object.freeze({
   WRITE_MULTIPLE_REGISTERS: 0x10,
   MASK_WRITE_REGISTER: 0x16,
   READ_WRITE_MULTIPLE_REGISTERS: 0x17,
-});
+} as const); // `as const`: Moddable's typings declare Object.freeze without literal types
 
 /** Quantity limits of the specification (a PDU is at most 253 bytes). */
 export const LIMITS = Object.freeze({
@@ -57,7 +57,7 @@ export type ReadWriteRequest = {
   writeAddress: number;
   values: number[];
 };
-export type Request =
+export type ModbusRequest =
   | ReadRequest
   | WriteCoilRequest
   | WriteRegisterRequest
@@ -121,7 +121,7 @@ function registers(values: readonly number[]): Uint8Array {
 }
 
 /** The request PDU; throws `incorrectuse` for arguments the protocol cannot carry. */
-export function encodeRequest(req: Request): Uint8Array {
+export function encodeRequest(req: ModbusRequest): Uint8Array {
   switch (req.fc) {
     case FC.READ_COILS:
     case FC.READ_DISCRETE_INPUTS:
@@ -207,15 +207,15 @@ export function encodeRequest(req: Request): Uint8Array {
 
 // ------------------------------------------------------------------ client side: responses in
 
-function bad(req: Request, why: string): never {
+function bad(req: ModbusRequest, why: string): never {
   throw new ModbusFrameError(`bad response to function ${req.fc}: ${why}`);
 }
 
-function expectLength(req: Request, pdu: Uint8Array, n: number): void {
+function expectLength(req: ModbusRequest, pdu: Uint8Array, n: number): void {
   if (pdu.length !== n) bad(req, `${pdu.length} bytes, expected ${n}`);
 }
 
-function expectEcho(req: Request, pdu: Uint8Array, at: number, want: number, what: string): void {
+function expectEcho(req: ModbusRequest, pdu: Uint8Array, at: number, want: number, what: string): void {
   const got = get16(pdu, at);
   if (got !== want) bad(req, `${what} ${got}, expected ${want}`);
 }
@@ -224,7 +224,7 @@ function expectEcho(req: Request, pdu: Uint8Array, at: number, want: number, wha
  * The result of `req` from its response PDU. Throws `ModbusError` for an exception response and
  * `ModbusFrameError` when the response does not fit the request.
  */
-export function decodeResponse(req: Request, pdu: Uint8Array): Result {
+export function decodeResponse(req: ModbusRequest, pdu: Uint8Array): Result {
   if (pdu.length === 0) bad(req, "empty PDU");
   const fc = pdu[0];
   if (fc === (req.fc | 0x80)) {
@@ -286,7 +286,7 @@ function refuse(fc: number, exception: number, reason: string): Refusal {
 }
 
 /** Whether `x` is a refusal rather than a request. */
-export function isRefusal(x: Request | Refusal): x is Refusal {
+export function isRefusal(x: ModbusRequest | Refusal): x is Refusal {
   return (x as Refusal).exception !== undefined;
 }
 
@@ -301,7 +301,7 @@ function range(fc: number, address: number, quantity: number): Refusal | undefin
  * Decodes a request PDU for a server. Never throws: an unknown function gives exception 1, a
  * quantity out of its limits or a length that does not fit the function gives exception 3.
  */
-export function decodeRequest(pdu: Uint8Array): Request | Refusal {
+export function decodeRequest(pdu: Uint8Array): ModbusRequest | Refusal {
   const fc = pdu[0] ?? 0;
   const n = pdu.length;
   const value3 = (reason: string) => refuse(fc, EXCEPTION.ILLEGAL_DATA_VALUE, reason);
@@ -384,7 +384,7 @@ export function encodeException(fc: number, exception: number): Uint8Array {
 }
 
 /** The normal response PDU to `req` with its result (bits or registers for reads). */
-export function encodeResponse(req: Request, result: Result): Uint8Array {
+export function encodeResponse(req: ModbusRequest, result: Result): Uint8Array {
   switch (req.fc) {
     case FC.READ_COILS:
     case FC.READ_DISCRETE_INPUTS: {

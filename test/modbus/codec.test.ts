@@ -21,7 +21,7 @@ import {
   MbapParser,
   ModbusError,
   ModbusFrameError,
-  type Request,
+  type ModbusRequest,
 } from "../../modules/modbus/index.js";
 
 describe("value helpers", () => {
@@ -147,7 +147,7 @@ describe("MBAP parser", () => {
 });
 
 describe("PDU codec", () => {
-  const requests: Request[] = [
+  const requests: ModbusRequest[] = [
     { fc: FC.READ_COILS, address: 19, quantity: 19 },
     { fc: FC.READ_DISCRETE_INPUTS, address: 0, quantity: 2000 },
     { fc: FC.READ_HOLDING_REGISTERS, address: 65534, quantity: 2 },

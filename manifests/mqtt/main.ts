@@ -1,0 +1,29 @@
+/**
+ * The MQTT client on the device (modules/mqtt over plain TCP, MQTT 5): connects, subscribes to
+ * `<topic>/#`, publishes one message at each QoS and prints what comes back; reconnects and
+ * resubscribes by itself. Broker: config "mqtt.host" / "mqtt.port"; topic: "mqtt.topic".
+ *   cd manifests/mqtt && mcconfig -d -m -p esp32/<board> ssid=<ssid> password=<password> mqtt.host=<broker>
+ */
+import config from "mc/config";
+import { deviceRuntime } from "cosock/hosts/moddable/device";
+import { decodeUtf8 } from "cosock/src/index";
+import { MqttClient } from "cosock/modules/mqtt/index";
+
+const settings = config as Record<string, unknown>;
+const host = String(settings["mqtt.host"] ?? "test.mosquitto.org");
+const port = Number(settings["mqtt.port"] ?? 1883);
+const topic = String(settings["mqtt.topic"] ?? "cosock/device");
+const rt = deviceRuntime();
+
+const client = new MqttClient(rt, { host, port, protocolVersion: 5, keepalive: 30 });
+client.on("message", (m) => trace(`received ${m.topic} (QoS ${m.qos}): ${decodeUtf8(m.payload)}\n`));
+client.on("disconnect", (d) => trace(`connection lost: ${d.error.message}\n`));
+
+async function main(): Promise<void> {
+  await client.connect();
+  trace(`connected to ${host}:${port}\n`);
+  await client.subscribe(`${topic}/#`, { qos: 2 });
+  for (const qos of [0, 1, 2] as const) await client.publish(`${topic}/qos${qos}`, `hello at QoS ${qos}`, { qos });
+}
+
+main().catch((e: unknown) => trace(`cosock mqtt: ${String(e)}\n`));
