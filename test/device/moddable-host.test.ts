@@ -12,7 +12,7 @@ import { flowControlSuite } from "../runtime/flow-control.cases.js";
 import { example9 } from "../../examples/09-cosocket-echo.js";
 import { example13 } from "../../examples/13-proxy.js";
 import { listen } from "../../examples/accept-loop.js";
-import { equalBytes, joinAll, randomBytes, until } from "../support/util.js";
+import { echoRoundTrip, equalBytes, joinAll, randomBytes, until } from "../support/util.js";
 import { ecma419, type Emulation, type EmulationOptions } from "./ecma419.js";
 import { DEVICE_MSS, moddableEnv, type DeviceEnv } from "./moddable-env.js";
 
@@ -78,19 +78,8 @@ describe("examples on the device host", () => {
     const echo = await example9(a.rt, 0, "127.0.0.1");
     const sock = await b.rt.connect("127.0.0.1", echo.sockname()!.port);
     const payload = randomBytes(256 * 1024, 3);
-    const got: Uint8Array[] = [];
-    let n = 0;
-    const reader = (async () => {
-      while (n < payload.length) {
-        const d = await sock.read();
-        if (!d) break;
-        got.push(d);
-        n += d.length;
-      }
-    })();
-    for (let off = 0; off < payload.length; off += 10000) await sock.write(payload.subarray(off, off + 10000));
-    await reader;
-    expect(equalBytes(joinAll(got), payload)).toBe(true);
+    const back = await echoRoundTrip(sock, payload, 10000);
+    expect(equalBytes(back, payload)).toBe(true);
     for (const e of [a.emu, b.emu]) {
       expect(e.stats.wouldBlock).toBe(0);
       expect(e.stats.maxWrite).toBeLessThanOrEqual(DEVICE_MSS);
@@ -108,19 +97,8 @@ describe("examples on the device host", () => {
     const proxy = await example13(proxyDev.rt, { host: "127.0.0.1", port: echo.sockname()!.port }, 0, "127.0.0.1");
     const sock = await clientDev.rt.connect("127.0.0.1", proxy.sockname()!.port);
     const payload = randomBytes(256 * 1024, 9);
-    const got: Uint8Array[] = [];
-    let n = 0;
-    const reader = (async () => {
-      while (n < payload.length) {
-        const d = await sock.read();
-        if (!d) break;
-        got.push(d);
-        n += d.length;
-      }
-    })();
-    for (let off = 0; off < payload.length; off += 4096) await sock.write(payload.subarray(off, off + 4096));
-    await reader;
-    expect(equalBytes(joinAll(got), payload)).toBe(true);
+    const back = await echoRoundTrip(sock, payload, 4096);
+    expect(equalBytes(back, payload)).toBe(true);
     expect(proxyDev.rt.stat().totalCons).toBe(2);
     sock.close();
     await until(proxyDev.rt, () => proxyDev.rt.stat().activeCons === 0, 5000, "the proxy's connections to close");

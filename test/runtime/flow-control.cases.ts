@@ -5,7 +5,7 @@
 import { SocketError, type Socket } from "../../src/index.js";
 import { listen } from "../../examples/accept-loop.js";
 import { example9 } from "../../examples/09-cosocket-echo.js";
-import { equalBytes, joinAll, randomBytes, until } from "../support/util.js";
+import { echoRoundTrip, equalBytes, joinAll, randomBytes, until } from "../support/util.js";
 import type { Env } from "../support/env.js";
 
 /** A server whose connections do not read until resumed; then they read everything. */
@@ -89,19 +89,8 @@ export function flowControlSuite(makeEnv: () => Env): void {
     const listener = await example9(env.server, 0, env.address);
     const sock = await env.client.connect(env.address, listener.sockname()!.port);
     const payload = randomBytes(256 * 1024, 7);
-    const got: Uint8Array[] = [];
-    let n = 0;
-    const reader = (async () => {
-      while (n < payload.length) {
-        const d = await sock.read();
-        if (!d) break;
-        got.push(d);
-        n += d.length;
-      }
-    })();
-    for (let off = 0; off < payload.length; off += 10000) await sock.write(payload.subarray(off, off + 10000));
-    await reader;
-    expect(equalBytes(joinAll(got), payload)).toBe(true);
+    const back = await echoRoundTrip(sock, payload, 10000);
+    expect(equalBytes(back, payload)).toBe(true);
     expect(env.server.stat().activeCons).toBe(1);
     sock.close();
     await until(env.server, () => env.server.stat().activeCons === 0, 5000, "server side to close");

@@ -7,7 +7,7 @@ import { SimNetwork, type LinkOptions } from "../../hosts/sim/index.js";
 import { example9 } from "../../examples/09-cosocket-echo.js";
 import { example13 } from "../../examples/13-proxy.js";
 import { listen } from "../../examples/accept-loop.js";
-import { equalBytes, joinAll, randomBytes, until } from "../support/util.js";
+import { echoRoundTrip, equalBytes, joinAll, randomBytes, until } from "../support/util.js";
 
 const BAD_LINK: LinkOptions = { latency: 5, jitter: 3, bandwidth: 200, sendBuffer: 512, recvWindow: 1024, loss: 0.02, rto: 50 };
 
@@ -21,20 +21,9 @@ async function proxyRun(seed: number, size: number) {
   const proxy = await example13(proxyRt, { host: "10.0.0.3", port: echo.sockname()!.port }, 8080, "10.0.0.1");
   const sock = await clientRt.connect("10.0.0.1", proxy.sockname()!.port);
   const payload = randomBytes(size, seed);
-  const got: Uint8Array[] = [];
-  let n = 0;
-  const reader = (async () => {
-    while (n < size) {
-      const d = await sock.read();
-      if (!d) break;
-      got.push(d);
-      n += d.length;
-    }
-  })();
-  for (let off = 0; off < size; off += 4096) await sock.write(payload.subarray(off, off + 4096));
-  await reader;
+  const back = await echoRoundTrip(sock, payload, 4096);
   const result = {
-    identical: equalBytes(joinAll(got), payload),
+    identical: equalBytes(back, payload),
     elapsed: sim.now,
     stats: sim.stats(),
     proxyStat: proxyRt.stat(),

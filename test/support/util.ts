@@ -1,5 +1,5 @@
 /** Helpers shared by the tests: waiting on a runtime's clock, and test payloads. */
-import type { Runtime } from "../../src/index.js";
+import type { Runtime, Socket } from "../../src/index.js";
 
 /** Waits (on `rt`'s clock) until `cond()` holds; fails after `limit` ms. */
 export async function until(rt: Runtime, cond: () => boolean, limit = 10000, what = "condition"): Promise<void> {
@@ -42,4 +42,24 @@ export function joinAll(chunks: Uint8Array[]): Uint8Array {
     off += c.length;
   }
   return out;
+}
+
+/**
+ * Sends `payload` through `sock` in pieces of `piece` bytes while reading what comes back (an
+ * echo), until as many bytes came back or the stream ended; returns what came back.
+ */
+export async function echoRoundTrip(sock: Socket, payload: Uint8Array, piece: number): Promise<Uint8Array> {
+  const got: Uint8Array[] = [];
+  let n = 0;
+  const reader = (async () => {
+    while (n < payload.length) {
+      const d = await sock.read();
+      if (!d) break;
+      got.push(d);
+      n += d.length;
+    }
+  })();
+  for (let off = 0; off < payload.length; off += piece) await sock.write(payload.subarray(off, off + piece));
+  await reader;
+  return joinAll(got);
 }
