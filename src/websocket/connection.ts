@@ -121,39 +121,34 @@ export class WebSocket {
    * Reads one chunk from the socket into the parser. The user's reads and the closing handshake
    * share one read at a time; a waiter that did not start it just waits for it to finish.
    */
-  async #pull(timeout: number | undefined): Promise<void> {
-    if (this.#inflight) {
-      await this.#inflight.catch(() => undefined);
+  #pull(timeout: number | undefined): Promise<void> {
+    if (this.#inflight) return this.#inflight;
+    // no async frames here: one read and one reaction per chunk (this is the per-message path)
+    const run = this.sock.read(timeout).then(this.#onChunk, this.#onReadError);
+    this.#inflight = run;
+    return run;
+  }
+
+  #onChunk = (chunk: Uint8Array | null): void => {
+    this.#inflight = undefined;
+    if (chunk === null) {
+      this.#eof = true;
+      if (this.closeCode === undefined && !this.#closeSent)
+        this.#failure ??= new WebSocketError(CLOSE_ABNORMAL, "connection closed without a close frame");
       return;
     }
-    const run = (async () => {
-      let chunk: Uint8Array | null;
-      try {
-        chunk = await this.sock.read(timeout);
-      } catch (e) {
-        if (e instanceof SocketError && e.code === "timeout") return;
-        if (e instanceof SocketError && e.code === "socketclosed" && this.#closeSent) {
-          this.#eof = true;
-          return;
-        }
-        this.#failure ??= new WebSocketError(CLOSE_ABNORMAL, `connection failed (${(e as Error).message})`);
-        return;
-      }
-      if (chunk === null) {
-        this.#eof = true;
-        if (this.closeCode === undefined && !this.#closeSent)
-          this.#failure ??= new WebSocketError(CLOSE_ABNORMAL, "connection closed without a close frame");
-        return;
-      }
-      if (!this.#parser.done) this.#parser.push(chunk);
-    })();
-    this.#inflight = run;
-    try {
-      await run;
-    } finally {
-      this.#inflight = undefined;
+    if (!this.#parser.done) this.#parser.push(chunk);
+  };
+
+  #onReadError = (e: unknown): void => {
+    this.#inflight = undefined;
+    if (e instanceof SocketError && e.code === "timeout") return;
+    if (e instanceof SocketError && e.code === "socketclosed" && this.#closeSent) {
+      this.#eof = true;
+      return;
     }
-  }
+    this.#failure ??= new WebSocketError(CLOSE_ABNORMAL, `connection failed (${(e as Error).message})`);
+  };
 
   /** The next whole frame (`{ data, isText, fin, opcode }`), or null after the peer's close. */
   async readFrame(timeout?: number): Promise<Frame | null> {
