@@ -151,30 +151,14 @@ export function encodeRequest(req: ModbusRequest): Uint8Array {
       put16(out, 3, register(req.value));
       return out;
     }
-    case FC.WRITE_MULTIPLE_COILS: {
+    case FC.WRITE_MULTIPLE_COILS:
       checkQuantity(req.values.length, LIMITS.writeBits, "coil count");
       checkAddress(req.address, req.values.length);
-      const bits = packBits(req.values);
-      const out = new Uint8Array(6 + bits.length);
-      out[0] = req.fc;
-      put16(out, 1, req.address);
-      put16(out, 3, req.values.length);
-      out[5] = bits.length;
-      out.set(bits, 6);
-      return out;
-    }
-    case FC.WRITE_MULTIPLE_REGISTERS: {
+      return writeMultiple(req.fc, req.address, req.values.length, packBits(req.values));
+    case FC.WRITE_MULTIPLE_REGISTERS:
       checkQuantity(req.values.length, LIMITS.writeRegisters, "register count");
       checkAddress(req.address, req.values.length);
-      const data = registers(req.values);
-      const out = new Uint8Array(6 + data.length);
-      out[0] = req.fc;
-      put16(out, 1, req.address);
-      put16(out, 3, req.values.length);
-      out[5] = data.length;
-      out.set(data, 6);
-      return out;
-    }
+      return writeMultiple(req.fc, req.address, req.values.length, registers(req.values));
     case FC.MASK_WRITE_REGISTER: {
       checkAddress(req.address, 1);
       const out = new Uint8Array(7);
@@ -206,6 +190,17 @@ export function encodeRequest(req: ModbusRequest): Uint8Array {
 }
 
 // ------------------------------------------------------------------ client side: responses in
+
+/** FC 15 / 16 request: address, quantity, byte count, data. */
+function writeMultiple(fc: number, address: number, quantity: number, data: Uint8Array): Uint8Array {
+  const out = new Uint8Array(6 + data.length);
+  out[0] = fc;
+  put16(out, 1, address);
+  put16(out, 3, quantity);
+  out[5] = data.length;
+  out.set(data, 6);
+  return out;
+}
 
 function bad(req: ModbusRequest, why: string): never {
   throw new ModbusFrameError(`bad response to function ${req.fc}: ${why}`);

@@ -10,7 +10,7 @@ import { nodeHost } from "../../hosts/node/index.js";
 import { example3, RESPONSE } from "../../examples/03-https-hello.js";
 import { example11 } from "../../examples/11-secure-client.js";
 import { itWithPeer, kill } from "../support/peers.js";
-import { makePKI, type PKI } from "./pki.js";
+import { usePKI, type PKI } from "./pki.js";
 import { runSClient, startSServer, type Running } from "./tls-peers.js";
 
 const itOpenssl = itWithPeer("openssl", "apt-get install openssl");
@@ -20,14 +20,7 @@ let rt: Runtime;
 let lines: string[];
 const log = (s: string) => lines.push(s);
 
-beforeAll(() => {
-  try {
-    pki = makePKI();
-  } catch (e) {
-    if (process.env.CI === "true") throw e;
-  }
-});
-afterAll(() => pki?.remove());
+usePKI((made) => (pki = made));
 beforeEach(() => {
   rt = new Runtime(nodeHost());
   lines = [];

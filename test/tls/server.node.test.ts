@@ -8,7 +8,7 @@ import { Runtime, decodeUtf8, type Socket, type SocketError, type TLSServerOptio
 import { nodeHost } from "../../hosts/node/index.js";
 import { itWithPeer } from "../support/peers.js";
 import { until } from "../support/util.js";
-import { makePKI, type PKI } from "./pki.js";
+import { usePKI, type PKI } from "./pki.js";
 import { runSClient } from "./tls-peers.js";
 
 const itOpenssl = itWithPeer("openssl", "apt-get install openssl");
@@ -16,14 +16,7 @@ const itOpenssl = itWithPeer("openssl", "apt-get install openssl");
 let pki: PKI;
 let rt: Runtime;
 
-beforeAll(() => {
-  try {
-    pki = makePKI();
-  } catch (e) {
-    if (process.env.CI === "true") throw e;
-  }
-});
-afterAll(() => pki?.remove());
+usePKI((made) => (pki = made));
 beforeEach(() => {
   rt = new Runtime(nodeHost());
 });

@@ -10,7 +10,7 @@ import * as tls from "node:tls";
 import { Runtime, type Socket } from "../../src/index.js";
 import { nodeHost } from "../../hosts/node/index.js";
 import { itWithPeer } from "../support/peers.js";
-import { makePKI, type PKI } from "./pki.js";
+import { usePKI, type PKI } from "./pki.js";
 import { startSmtpServer } from "./smtp-server.js";
 import { runSClient } from "./tls-peers.js";
 
@@ -19,14 +19,7 @@ const itOpenssl = itWithPeer("openssl", "apt-get install openssl");
 let pki: PKI;
 let rt: Runtime;
 
-beforeAll(() => {
-  try {
-    pki = makePKI();
-  } catch (e) {
-    if (process.env.CI === "true") throw e;
-  }
-});
-afterAll(() => pki?.remove());
+usePKI((made) => (pki = made));
 beforeEach(() => {
   rt = new Runtime(nodeHost());
 });

@@ -14,7 +14,7 @@ import { httpRequest } from "../../src/http/client.js";
 import { HttpServer } from "../../src/http/server.js";
 import { webConsole } from "../../examples/web-console.js";
 import { example9 } from "../../examples/09-cosocket-echo.js";
-import { makePKI, type PKI } from "../tls/pki.js";
+import { usePKI, type PKI } from "../tls/pki.js";
 import { itWithPeer } from "../support/peers.js";
 
 
@@ -23,14 +23,7 @@ const itChromium = itWithPeer("chromium", "apt-get install chromium");
 
 let pki: PKI | undefined;
 let rt: Runtime;
-beforeAll(() => {
-  try {
-    pki = makePKI();
-  } catch {
-    pki = undefined; // no openssl: the tests below skip locally and fail under CI
-  }
-});
-afterAll(() => pki?.remove());
+usePKI((made) => (pki = made));
 beforeEach(() => (rt = new Runtime(nodeHost(), { log: () => undefined })));
 afterEach(() => rt.shutdown());
 
