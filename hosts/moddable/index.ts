@@ -38,7 +38,7 @@ export function moddableHost(platform: ModdablePlatform, options: ModdableHostOp
   return {
     name: "moddable",
     tcp(o: TCPConnectOptions | TCPAdoptOptions) {
-      const callbacks = { onReadable: o.onReadable, onWritable: o.onWritable, onEnd: o.onEnd, onError: o.onError };
+      const callbacks = { onReadable: o.onReadable, onWritable: o.onWritable, onEnd: o.onEnd, onError: o.onError, target: o.target };
       if ("from" in o) return new ModdableTCP(platform.tcp, { from: o.from as ModdablePending, nodelay: o.nodelay }, callbacks, defer);
       return new ModdableTCP(platform.tcp, { address: o.address, port: o.port, nodelay: o.nodelay }, callbacks, defer);
     },

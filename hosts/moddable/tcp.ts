@@ -95,7 +95,7 @@ export class ModdableTCP implements TCP {
       this.#socket = undefined;
       this.#finished = true;
       defer(() => {
-        if (!this.#closed) this.#cb.onError?.("error");
+        if (!this.#closed) this.#cb.onError?.call(this.#cb.target, "error");
       });
     }
   }
@@ -177,7 +177,7 @@ export class ModdableTCP implements TCP {
     else
       this.#defer(() => {
         // A reader may be waiting for bytes the platform had not announced yet.
-        if (!this.#closed && this.#held) this.#cb.onReadable?.(this.#held.length);
+        if (!this.#closed && this.#held) this.#cb.onReadable?.call(this.#cb.target, this.#held.length);
       });
   }
 
@@ -213,7 +213,7 @@ export class ModdableTCP implements TCP {
   #onReadable = (count: number): void => {
     if (this.#closed || this.#ended) return;
     this.#available = count;
-    this.#cb.onReadable?.(count);
+    this.#cb.onReadable?.call(this.#cb.target, count);
   };
 
   #onWritable = (count: number): void => {
@@ -221,7 +221,7 @@ export class ModdableTCP implements TCP {
     this.#writable = count;
     if (!this.#connected) this.#connected = true;
     if (this.#remote === undefined) this.#readRemote();
-    this.#cb.onWritable?.(count);
+    this.#cb.onWritable?.call(this.#cb.target, count);
   };
 
   #onError = (): void => {
@@ -231,10 +231,10 @@ export class ModdableTCP implements TCP {
     this.#available = 0;
     if (!this.#connected) {
       this.#socket = undefined;
-      this.#cb.onError?.("error"); // lwIP does not say whether it was refused, unreachable or timed out
+      this.#cb.onError?.call(this.#cb.target, "error"); // lwIP does not say whether it was refused, unreachable or timed out
       return;
     }
-    this.#cb.onEnd?.();
+    this.#cb.onEnd?.call(this.#cb.target);
   };
 
   #readRemote(): void {
@@ -252,7 +252,7 @@ export class ModdableTCP implements TCP {
     if (this.#finished) return;
     this.#finished = true;
     this.#defer(() => {
-      if (!this.#closed) this.#cb.onEnd?.();
+      if (!this.#closed) this.#cb.onEnd?.call(this.#cb.target);
     });
   }
 }

@@ -55,6 +55,7 @@ export class NodeTCP implements TCP {
   readonly #writableCb: TCPCallbacks["onWritable"];
   readonly #end: TCPCallbacks["onEnd"];
   readonly #error: TCPCallbacks["onError"];
+  readonly #target: unknown;
   #connected: boolean;
   /** Closed by us or failed: no callback is called any more. */
   #dead = false;
@@ -80,6 +81,7 @@ export class NodeTCP implements TCP {
     this.#writableCb = callbacks.onWritable;
     this.#end = callbacks.onEnd;
     this.#error = callbacks.onError;
+    this.#target = callbacks.target;
     this.#connected = adopted;
     socket.on("data", this.#onData);
     socket.on("end", this.#onPeerEnd);
@@ -198,13 +200,13 @@ export class NodeTCP implements TCP {
     if (this.#dead) return;
     this.#dead = true;
     this.#socket.destroy();
-    this.#error?.(reason);
+    this.#error?.call(this.#target, reason);
   }
 
   #onConnect = (): void => {
     if (this.#dead) return;
     this.#connected = true;
-    this.#writableCb?.(this.#writable());
+    this.#writableCb?.call(this.#target, this.#writable());
   };
 
   #startAdopted = (): void => {
@@ -213,7 +215,7 @@ export class NodeTCP implements TCP {
     // reading (no 'data' before this function returns), so onWritable still comes first, and a
     // runtime callback that throws cannot leave the socket paused for ever.
     this.#socket.resume();
-    this.#writableCb?.(this.#writable());
+    this.#writableCb?.call(this.#target, this.#writable());
   };
 
   #onData = (chunk: Buffer): void => {
@@ -224,7 +226,7 @@ export class NodeTCP implements TCP {
       this.#paused = true;
       this.#socket.pause();
     }
-    this.#readable?.(queue.bytes);
+    this.#readable?.call(this.#target, queue.bytes);
   };
 
   #onPeerEnd = (): void => {
@@ -235,7 +237,7 @@ export class NodeTCP implements TCP {
   #deliverEnd = (): void => {
     if (this.#dead || this.#endDelivered) return;
     this.#endDelivered = true;
-    this.#end?.();
+    this.#end?.call(this.#target);
   };
 
   #onSocketError = (error: Error): void => {
@@ -253,6 +255,6 @@ export class NodeTCP implements TCP {
     const w = this.#writable();
     if (w < this.#sendBuffer / 2) return;
     this.#low = false;
-    this.#writableCb?.(w);
+    this.#writableCb?.call(this.#target, w);
   };
 }

@@ -77,7 +77,10 @@ function wrapTLS(options: TLSWrapOptions, limits: TCPLimits): NodeTLS {
       onReadable: options.onReadable,
       onWritable: options.onWritable,
       onEnd: options.onEnd,
-      onError: (reason: HostErrorReason) => options.onError?.(reason, failure),
+      onError(reason: HostErrorReason) {
+        options.onError?.call(this, reason, failure);
+      },
+      target: options.target,
     },
     limits,
     false,

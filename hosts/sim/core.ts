@@ -83,9 +83,14 @@ export class SimCore {
    * rethrown from a fresh macrotask (an uncaught exception, as on a real host).
    */
   invoke<A extends unknown[]>(fn: ((...args: A) => void) | undefined, ...args: A): void {
+    this.invokeOn(undefined, fn, ...args);
+  }
+
+  /** `invoke` with `target` as the callback's `this` (the seam's `target` option). */
+  invokeOn<A extends unknown[]>(target: unknown, fn: ((...args: A) => void) | undefined, ...args: A): void {
     if (typeof fn !== "function") return;
     try {
-      fn(...args);
+      fn.apply(target, args);
     } catch (error) {
       this.callbackFailed(error);
     }

@@ -11,13 +11,13 @@ class Relay {
   taken = false;
 
   constructor(first: TCPCallbacks) {
-    this.target = first;
+    this.target = callbacksOf(first);
   }
 
-  readonly onReadable = (count: number): void => this.target.onReadable?.(count);
-  readonly onWritable = (count: number): void => this.target.onWritable?.(count);
-  readonly onEnd = (): void => this.target.onEnd?.();
-  readonly onError = (reason: HostErrorReason): void => this.target.onError?.(reason);
+  readonly onReadable = (count: number): void => this.target.onReadable?.call(this.target.target, count);
+  readonly onWritable = (count: number): void => this.target.onWritable?.call(this.target.target, count);
+  readonly onEnd = (): void => this.target.onEnd?.call(this.target.target);
+  readonly onError = (reason: HostErrorReason): void => this.target.onError?.call(this.target.target, reason);
 }
 
 const relays = new WeakMap<TCP, Relay>();
@@ -31,6 +31,7 @@ export function relayed<O extends TCPCallbacks>(options: O, make: (options: O) =
     onWritable: relay.onWritable,
     onEnd: relay.onEnd,
     onError: relay.onError,
+    target: undefined,
   });
   relays.set(tcp, relay);
   return tcp;
@@ -42,5 +43,10 @@ export function takeOver(tcp: TCP, callbacks: TCPCallbacks): void {
   if (relay === undefined) throw new Error("not a TCP socket of the sim host");
   if (relay.taken) throw new Error("this TCP socket was handed over already");
   relay.taken = true;
-  relay.target = callbacks;
+  relay.target = callbacksOf(callbacks);
+}
+
+/** Just the callbacks and their target: the relay keeps nothing else of the options it was given. */
+function callbacksOf(o: TCPCallbacks): TCPCallbacks {
+  return { onReadable: o.onReadable, onWritable: o.onWritable, onEnd: o.onEnd, onError: o.onError, target: o.target };
 }

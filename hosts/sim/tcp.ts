@@ -42,6 +42,7 @@ export class SimTcp implements TCP {
     onWritable: TCPCallbacks["onWritable"] | undefined;
     onEnd: TCPCallbacks["onEnd"] | undefined;
     onError: TCPCallbacks["onError"] | undefined;
+    target: unknown;
   };
 
   constructor(
@@ -53,6 +54,7 @@ export class SimTcp implements TCP {
       onWritable: options.onWritable,
       onEnd: options.onEnd,
       onError: options.onError,
+      target: options.target,
     };
     this.options.nodelay = options.nodelay === true;
   }
@@ -112,15 +114,15 @@ export class SimTcp implements TCP {
   // ---- called by the connection, from events ----
 
   emitReadable(count: number): void {
-    if (this.live()) this.core.invoke(this.callbacks.onReadable, count);
+    if (this.live()) this.core.invokeOn(this.callbacks.target, this.callbacks.onReadable, count);
   }
 
   emitWritable(count: number): void {
-    if (this.live()) this.core.invoke(this.callbacks.onWritable, count);
+    if (this.live()) this.core.invokeOn(this.callbacks.target, this.callbacks.onWritable, count);
   }
 
   emitEnd(): void {
-    if (this.live()) this.core.invoke(this.callbacks.onEnd);
+    if (this.live()) this.core.invokeOn(this.callbacks.target, this.callbacks.onEnd);
   }
 
   /** The socket is dead; onError once unless the application closed it first. */
@@ -128,7 +130,7 @@ export class SimTcp implements TCP {
     if (this.phase !== "open" && this.phase !== "connecting") return;
     this.phase = "failed";
     this.failure = reason;
-    this.core.invoke(this.callbacks.onError, reason);
+    this.core.invokeOn(this.callbacks.target, this.callbacks.onError, reason);
   }
 
   private live(): boolean {

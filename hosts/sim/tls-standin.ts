@@ -454,7 +454,7 @@ class StandInSocket implements TLS {
     this.#tw = count;
     if (this.#phase === "closed" || this.#phase === "failed") return;
     this.#flushOut();
-    if (this.#phase === "open" && this.#out.length === 0) this.#emit(() => this.#app.onWritable?.(this.#writable()));
+    if (this.#phase === "open" && this.#out.length === 0) this.#emit(() => this.#app.onWritable?.call(this.#app.target, this.#writable()));
   }
 
   #transportEnd(): void {
@@ -463,14 +463,14 @@ class StandInSocket implements TLS {
       this.#maybeEnd();
     } else if (this.#phase !== "closed" && this.#phase !== "failed") {
       this.#phase = "failed";
-      this.#emit(() => this.#app.onEnd?.()); // the runtime fails the handshake
+      this.#emit(() => this.#app.onEnd?.call(this.#app.target)); // the runtime fails the handshake
     }
   }
 
   #transportError(reason: HostErrorReason): void {
     if (this.#phase === "closed" || this.#phase === "failed") return;
     this.#phase = "failed";
-    this.#emit(() => this.#app.onError?.(reason));
+    this.#emit(() => this.#app.onError?.call(this.#app.target, reason));
   }
 
   // ---------------------------------------------------------------- records
@@ -515,7 +515,7 @@ class StandInSocket implements TLS {
     this.#plain.push(p);
     this.#plainBytes += p.length;
     this.#emit(() => {
-      if (this.#phase === "open" && this.#plainBytes > 0) this.#app.onReadable?.(this.#plainBytes);
+      if (this.#phase === "open" && this.#plainBytes > 0) this.#app.onReadable?.call(this.#app.target, this.#plainBytes);
     });
   }
 
@@ -615,8 +615,8 @@ class StandInSocket implements TLS {
     this.#session = session;
     this.#emit(() => {
       if (this.#phase !== "open") return;
-      this.#app.onWritable?.(this.#writable()); // "connected": the handshake is done
-      if (this.#plainBytes > 0) this.#app.onReadable?.(this.#plainBytes);
+      this.#app.onWritable?.call(this.#app.target, this.#writable()); // "connected": the handshake is done
+      if (this.#plainBytes > 0) this.#app.onReadable?.call(this.#app.target, this.#plainBytes);
     });
   }
 
@@ -625,7 +625,7 @@ class StandInSocket implements TLS {
     this.#phase = "failed";
     this.#flushOut();
     this.#transport.close();
-    this.#emit(() => this.#app.onError?.("error", e.failure));
+    this.#emit(() => this.#app.onError?.call(this.#app.target, "error", e.failure));
   }
 
   // ---------------------------------------------------------------- sending
@@ -683,7 +683,7 @@ class StandInSocket implements TLS {
     if (this.#peerClosed && this.#plainBytes === 0 && !this.#endDelivered && this.#phase === "open") {
       this.#endDelivered = true;
       this.#emit(() => {
-        if (this.#phase === "open") this.#app.onEnd?.();
+        if (this.#phase === "open") this.#app.onEnd?.call(this.#app.target);
       });
     }
   }

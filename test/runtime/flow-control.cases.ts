@@ -2,7 +2,7 @@
  * The flow-control rules and the socket basics, as one suite that runs on every host
  * (flow-control.sim.test.ts, flow-control.node.test.ts).
  */
-import { SocketError, type Socket } from "../../src/index.js";
+import { Runtime, SocketError, type Socket } from "../../src/index.js";
 import { listen } from "../../examples/accept-loop.js";
 import { example9 } from "../../examples/09-cosocket-echo.js";
 import { echoRoundTrip, equalBytes, joinAll, randomBytes, until } from "../support/util.js";
@@ -337,5 +337,96 @@ export function flowControlSuite(makeEnv: () => Env): void {
     expect(client.close()).toBe(true);
     expect(client.close()).toBe(false);
     expect(() => client.write("x")).toThrow(SocketError);
+  });
+
+  it("the host calls every TCP callback with the socket's target as `this` (the runtime's callbacks are shared)", async () => {
+    // Raw host sockets at the seam, no runtime sockets: a server that sends "hi" and closes.
+    const seen: string[] = [];
+    const record = (name: string, expected: object) =>
+      function (this: unknown) {
+        seen.push(this === expected ? name : `${name}: wrong this`);
+      };
+    const serverTarget = { side: "server" };
+    const clientTarget = { side: "client" };
+    let port = 0;
+    const listener = env.server.host.listener({
+      port: 0,
+      address: env.address,
+      onReady: () => (port = listener.port),
+      onReadable: () => {
+        const from = listener.read();
+        if (!from) return;
+        const conn = env.server.host.tcp({
+          from,
+          target: serverTarget,
+          onWritable: function (this: unknown) {
+            record("server onWritable", serverTarget).call(this);
+            conn.write(new TextEncoder().encode("hi"));
+            conn.end();
+          },
+        });
+      },
+    });
+    await until(env.server, () => port > 0, 5000, "listening");
+    let ended = false;
+    const tcp = env.client.host.tcp({
+      address: env.address,
+      port,
+      target: clientTarget,
+      onWritable: record("client onWritable", clientTarget),
+      onReadable(this: unknown) {
+        record("client onReadable", clientTarget).call(this);
+        while (tcp.read());
+      },
+      onEnd(this: unknown) {
+        record("client onEnd", clientTarget).call(this);
+        ended = true;
+      },
+    });
+    await until(env.client, () => ended, 5000, "end-of-stream");
+    tcp.close();
+    let failed = false;
+    const refused = env.client.host.tcp({
+      address: env.address,
+      port: 1, // nothing listens there
+      target: clientTarget,
+      onError(this: unknown) {
+        record("client onError", clientTarget).call(this);
+        failed = true;
+      },
+    });
+    await until(env.client, () => failed, 12000, "refused connect");
+    refused.close();
+    listener.close();
+    expect(seen.filter((s) => s.includes("wrong"))).toEqual([]);
+    for (const name of ["server onWritable", "client onWritable", "client onReadable", "client onEnd", "client onError"])
+      expect(seen).toContain(name);
+  });
+
+  it("a coroutine's end closes its socket; an Error it throws is logged, a value it returns is not", async () => {
+    const logged: string[] = [];
+    const server = new Runtime(env.server.host, { ...env.server.options, log: (m) => logged.push(m) });
+    const listener = await server.bind(0, { intf: env.address });
+    const port = listener.sockname()!.port;
+    try {
+      const ends: Socket[] = [];
+      listener.event(async (l: Socket) => {
+        for (let i = 0; i < 2; i++) {
+          const s = await l.accept();
+          if (!s) return;
+          ends.push(s);
+          s.event(i === 0 ? async () => 42 : async () => Promise.reject(new Error("boom")), "s");
+        }
+      });
+      const a = await env.client.connect(env.address, port);
+      const b = await env.client.connect(env.address, port);
+      expect(await a.read(5000)).toBeNull(); // the server side closed when its coroutine returned
+      expect(await b.read(5000)).toBeNull(); // and when it threw
+      expect(ends.map((s) => s.closed)).toEqual([true, true]);
+      expect(logged.length).toBe(1);
+      expect(logged[0]).toContain("boom");
+    } finally {
+      server.shutdown();
+    }
   });
 }
