@@ -15,8 +15,12 @@ import type {
   HostErrorReason,
   PendingConnection,
   TCP,
+  TCPAdoptOptions,
+  TCPCallbacks,
+  TCPConnectOptions,
   TLS,
   TLSFailure,
+  TLSWrapOptions,
   Listener as HostListener,
 } from "./host.js";
 import type { Serviced } from "./dispatcher.js";
@@ -83,50 +87,198 @@ const FAILURE: Record<HostErrorReason, string> = {
   error: "connection failed",
 };
 
-export class Socket implements Serviced {
-  inReadyQueue = false;
-  readonly rt: Runtime;
-  #kind: Kind = "none";
-  #tcp: TCP | undefined;
-  #listener: HostListener | undefined;
-  #connected = false;
-  #closed = false;
-  #tracked = false;
-  #mode: CoMode | undefined;
-  #alive = false;
-  #generation = 0; // which coroutine owns the socket (detach() starts a new generation)
+// Memory (docs/device.md, "Memory"): on XS every field of an object is a 16-byte slot, and so is
+// every `#private` method or accessor (XS installs them on each instance). So a Socket has seven
+// `#` fields and no `#` methods: its internal methods are TypeScript-`private` (`_name`, on the
+// prototype), the booleans share one number (`#f`), the state few sockets need lives in `Extra`,
+// made on first use, and the host calls one set of static callbacks with the socket as `this`.
 
-  // read side
-  #pushback: Uint8Array | undefined;
-  #eof = false;
-  #failure: HostErrorReason | undefined;
-  #reader: Waiter<Uint8Array | null> | undefined;
+// Bits of `Socket.#f`.
+const IS_TCP = 1;
+const IS_LISTEN = 2;
+const CONNECTED = 4;
+const CLOSED = 8;
+const TRACKED = 16;
+const ALIVE = 32;
+const EOF = 64;
+const SHUTDOWN = 128;
+const ENDED = 256; // host.end() called
+const MODE_R = 512;
+const MODE_S = 1024;
+const READY = 2048; // in the dispatcher's ready queue
 
-  // write side
-  #queue = new WriteQueue();
-  #writable = 0;
-  #queuelen: number;
-  #maxWrite: number;
-  #shutdown = false;
-  #ended = false; // host.end() called
-
-  // other waits
-  #connecting: Waiter<Socket> | undefined;
-  #acceptor: Waiter<Socket | null> | undefined;
-  #pending = 0;
-  #disabled: Waiter<unknown[]> | undefined;
-  #enabledEarly: unknown[] | undefined;
-  #lingerCancel: (() => void) | undefined;
-
+/** What only some sockets need: an idle connection has none of it. */
+interface Extra {
+  failure?: HostErrorReason;
+  pushback?: Uint8Array;
+  readTimer?: () => void;
+  generation?: number; // which coroutine owns the socket (detach() starts a new generation)
+  listener?: HostListener;
+  connecting?: Waiter<Socket>;
+  acceptor?: Waiter<Socket | null>;
+  disabled?: Waiter<unknown[]>;
+  enabledEarly?: unknown[];
+  lingerCancel?: () => void;
+  queuelen?: number;
+  maxWrite?: number;
   // TLS (see tls.ts)
-  #tls: SocketTLS<Socket> | undefined;
-  #peerHost: string | undefined; // the name given to connect: the default TLS server name
-  #listenTLS: TLSPlan | undefined; // a TLS listener's plan for the connections it accepts
+  tls?: SocketTLS<Socket>;
+  peerHost?: string; // the name given to connect: the default TLS server name
+  listenTLS?: TLSPlan; // a TLS listener's plan for the connections it accepts
+}
+
+/** Resumes the coroutine waiting in `read()`: with bytes, null (end-of-stream) or a rejection. */
+type Resume = (value: Uint8Array | null | PromiseLike<never>) => void;
+
+export class Socket implements Serviced {
+  readonly rt: Runtime;
+  #f = 0;
+  #tcp: TCP | undefined;
+  #reader: Resume | undefined;
+  #writable = 0;
+  #wq: WriteQueue | undefined; // made by the first write that cannot go out at once; dropped when empty
+  #x: Extra | undefined;
 
   constructor(rt: Runtime) {
     this.rt = rt;
-    this.#queuelen = rt.options.queuelen;
-    this.#maxWrite = rt.options.maxWrite;
+  }
+
+  // ---------------------------------------------------------------- compact state
+
+  private _has(bit: number): boolean {
+    return (this.#f & bit) !== 0;
+  }
+
+  private _put(bit: number, on: boolean): void {
+    this.#f = on ? this.#f | bit : this.#f & ~bit;
+  }
+
+  private _extra(): Extra {
+    return (this.#x ??= {});
+  }
+
+  /** Drops `#x` when nothing in it is set any more (connecting leaves only cleared entries). */
+  private _tidy(): void {
+    const x = this.#x;
+    if (!x) return;
+    for (const k in x) if (x[k as keyof Extra] !== undefined) return;
+    this.#x = undefined;
+  }
+
+  /** @internal managed by the dispatcher */
+  get inReadyQueue(): boolean {
+    return this._has(READY);
+  }
+  set inReadyQueue(on: boolean) {
+    this._put(READY, on);
+  }
+
+  private get _kind(): Kind {
+    return this._has(IS_TCP) ? "tcp" : this._has(IS_LISTEN) ? "listen" : "none";
+  }
+  private set _kind(kind: Kind) {
+    this.#f = (this.#f & ~(IS_TCP | IS_LISTEN)) | (kind === "tcp" ? IS_TCP : kind === "listen" ? IS_LISTEN : 0);
+  }
+
+  private get _mode(): CoMode | undefined {
+    return this._has(MODE_S) ? "s" : this._has(MODE_R) ? "r" : undefined;
+  }
+  private set _mode(mode: CoMode | undefined) {
+    this.#f = (this.#f & ~(MODE_R | MODE_S)) | (mode === "s" ? MODE_S : mode === "r" ? MODE_R : 0);
+  }
+
+  private get _connected(): boolean {
+    return this._has(CONNECTED);
+  }
+  private set _connected(on: boolean) {
+    this._put(CONNECTED, on);
+  }
+  private get _closed(): boolean {
+    return this._has(CLOSED);
+  }
+  private set _closed(on: boolean) {
+    this._put(CLOSED, on);
+  }
+  private get _alive(): boolean {
+    return this._has(ALIVE);
+  }
+  private set _alive(on: boolean) {
+    this._put(ALIVE, on);
+  }
+  private get _eof(): boolean {
+    return this._has(EOF);
+  }
+  private set _eof(on: boolean) {
+    this._put(EOF, on);
+  }
+  private get _shutdown(): boolean {
+    return this._has(SHUTDOWN);
+  }
+  private set _shutdown(on: boolean) {
+    this._put(SHUTDOWN, on);
+  }
+  private get _ended(): boolean {
+    return this._has(ENDED);
+  }
+  private set _ended(on: boolean) {
+    this._put(ENDED, on);
+  }
+
+  private get _failure(): HostErrorReason | undefined {
+    return this.#x?.failure;
+  }
+  private set _failure(v: HostErrorReason | undefined) {
+    if (v !== undefined || this.#x) this._extra().failure = v;
+  }
+  private get _pushback(): Uint8Array | undefined {
+    return this.#x?.pushback;
+  }
+  private set _pushback(v: Uint8Array | undefined) {
+    if (v !== undefined || this.#x) this._extra().pushback = v;
+  }
+  private get _generation(): number {
+    return this.#x?.generation ?? 0;
+  }
+  private get _listener(): HostListener | undefined {
+    return this.#x?.listener;
+  }
+  private set _listener(v: HostListener | undefined) {
+    if (v !== undefined || this.#x) this._extra().listener = v;
+  }
+  private get _connecting(): Waiter<Socket> | undefined {
+    return this.#x?.connecting;
+  }
+  private set _connecting(v: Waiter<Socket> | undefined) {
+    if (v !== undefined || this.#x) this._extra().connecting = v;
+  }
+  private get _acceptor(): Waiter<Socket | null> | undefined {
+    return this.#x?.acceptor;
+  }
+  private set _acceptor(v: Waiter<Socket | null> | undefined) {
+    if (v !== undefined || this.#x) this._extra().acceptor = v;
+  }
+  private get _disabled(): Waiter<unknown[]> | undefined {
+    return this.#x?.disabled;
+  }
+  private set _disabled(v: Waiter<unknown[]> | undefined) {
+    if (v !== undefined || this.#x) this._extra().disabled = v;
+  }
+  private get _tls(): SocketTLS<Socket> | undefined {
+    return this.#x?.tls;
+  }
+  private set _tls(v: SocketTLS<Socket> | undefined) {
+    if (v !== undefined || this.#x) this._extra().tls = v;
+  }
+  private get _queuelen(): number {
+    return this.#x?.queuelen ?? this.rt.options.queuelen;
+  }
+  private get _maxWrite(): number {
+    return this.#x?.maxWrite ?? this.rt.options.maxWrite;
+  }
+
+  /** The host callbacks: shared by every socket, which the host passes as `this` (the seam's `target`). */
+  private _callbacks(): TCPCallbacks {
+    return { target: this, onReadable: Socket.#hostReadable, onWritable: Socket.#hostWritable, onEnd: Socket.#hostEnd, onError: Socket.#hostError };
   }
 
   // ---------------------------------------------------------------- connecting and binding
@@ -136,79 +288,74 @@ export class Socket implements Serviced {
    * socket). Resolves with this socket; throws `cannotresolve` or `cannotconnect`.
    */
   async connect(host: string, port: number, options: ConnectOptions = {}): Promise<Socket> {
-    const tls = options.tls === undefined ? undefined : this.#tlsPlan(clientPlan(options.tls, host));
-    this.#claim("tcp");
-    this.#peerHost = host;
+    const tls = options.tls === undefined ? undefined : this._tlsPlan(clientPlan(options.tls, host));
+    this._claim("tcp");
     const waiter = new Waiter<Socket>();
-    this.#connecting = waiter;
+    this._connecting = waiter;
     const timeout = options.timeout ?? this.rt.options.connectTimeout;
     waiter.cancelTimer = this.rt.dispatcher.timer(timeout, () => {
       waiter.cancelTimer = undefined;
-      this.#hostFailed("timeout"); // rejects the waiter with cannotconnect
+      this._hostFailed("timeout"); // rejects the waiter with cannotconnect
     });
     let address: string;
     try {
       address = await this.rt.toip(host);
     } catch (e) {
-      if (this.#connecting === waiter) {
-        this.#connecting = undefined;
+      if (this._connecting === waiter) {
+        this._connecting = undefined;
         waiter.settle();
-        this.#failure = "unreachable";
+        this._failure = "unreachable";
       }
       throw e;
     }
-    if (this.#connecting !== waiter) return tls ? this.#secureAfter(waiter.promise, tls) : waiter.promise; // timed out or closed meanwhile
-    this.#tcp = this.rt.host.tcp({
-      address,
-      port,
-      nodelay: options.nodelay ?? this.rt.options.nodelay,
-      onReadable: this.#onReadable,
-      onWritable: this.#onWritable,
-      onEnd: this.#onEnd,
-      onError: this.#onError,
-    });
-    return tls ? this.#secureAfter(waiter.promise, tls) : waiter.promise;
+    if (this._connecting !== waiter) return tls ? this._secureAfter(waiter.promise, tls) : waiter.promise; // timed out or closed meanwhile
+    if (host !== address && this.rt.host.tls) this._extra().peerHost = host; // upgrade()'s default server name
+    const o = this._callbacks() as TCPConnectOptions;
+    o.address = address;
+    o.port = port;
+    o.nodelay = options.nodelay ?? this.rt.options.nodelay;
+    this.#tcp = this.rt.host.tcp(o);
+    return tls ? this._secureAfter(waiter.promise, tls) : waiter.promise;
   }
 
   /** Makes this unconnected socket a listener on `port` (0 picks one). Throws `bind` if in use. */
   async bind(port: number, options: BindOptions = {}): Promise<Socket> {
-    if (options.tls) this.#listenTLS = this.#tlsPlan(serverPlan(options.tls));
-    this.#claim("listen");
+    if (options.tls) this._extra().listenTLS = this._tlsPlan(serverPlan(options.tls));
+    this._claim("listen");
     const waiter = new Waiter<Socket>();
-    this.#connecting = waiter;
-    this.#listener = this.rt.host.listener({
+    this._connecting = waiter;
+    this._listener = this.rt.host.listener({
       port,
       address: options.intf,
-      onReadable: (pending) => {
-        this.#pending = pending;
-        if (this.#acceptor) this.rt.dispatcher.ready(this);
+      onReadable: () => {
+        if (this._acceptor) this.rt.dispatcher.ready(this);
       },
       onReady: () => {
-        this.#connecting = undefined;
-        this.#connected = true;
+        this._connecting = undefined;
+        this._connected = true;
         waiter.resolve(this);
       },
       onError: (reason) => {
-        const w = this.#connecting;
-        this.#connecting = undefined;
-        this.#listener = undefined;
-        this.#untrack();
+        const w = this._connecting;
+        this._connecting = undefined;
+        this._listener = undefined;
+        this._untrack();
         if (w) w.reject(new SocketError("bind", `port ${port}: ${reason}`));
-        else this.#acceptor?.resolve(null);
+        else this._acceptor?.resolve(null);
       },
     });
-    this.#track();
+    this._track();
     return waiter.promise;
   }
 
   /** Waits for the next connection on a listening socket; null once the listener is closed. */
   accept(timeout?: number): Promise<Socket | null> {
-    if (this.#kind !== "listen") return Promise.reject(new SocketError("incorrectuse", "accept needs a listening socket"));
-    if (this.#closed || !this.#listener) return Promise.resolve(null);
-    if (this.#acceptor) return Promise.reject(new SocketError("incorrectuse", "another accept is waiting"));
+    if (this._kind !== "listen") return Promise.reject(new SocketError("incorrectuse", "accept needs a listening socket"));
+    if (this._closed || !this._listener) return Promise.resolve(null);
+    if (this._acceptor) return Promise.reject(new SocketError("incorrectuse", "another accept is waiting"));
     const w = new Waiter<Socket | null>();
-    this.#acceptor = w;
-    if (timeout !== undefined) this.#timeout(w, timeout, () => (this.#acceptor = undefined));
+    this._acceptor = w;
+    if (timeout !== undefined) this._timeout(w, timeout, () => (this._acceptor = undefined));
     this.rt.dispatcher.ready(this);
     return w.promise;
   }
@@ -216,26 +363,22 @@ export class Socket implements Serviced {
   /** Wraps a connection taken from a host listener; with `tls`, starts its handshake. */
   static adopt(rt: Runtime, from: PendingConnection, tls?: TLSPlan): Socket {
     const s = new Socket(rt);
-    s.#kind = "tcp";
-    s.#tcp = rt.host.tcp({
-      from,
-      nodelay: rt.options.nodelay,
-      onReadable: s.#onReadable,
-      onWritable: s.#onWritable,
-      onEnd: s.#onEnd,
-      onError: s.#onError,
-    });
-    s.#connected = true;
-    s.#track();
-    if (tls) s.#startTLS(tls).catch(() => undefined); // a failure is kept: reads and writes throw it
+    s._kind = "tcp";
+    const o = s._callbacks() as TCPAdoptOptions;
+    o.from = from;
+    o.nodelay = rt.options.nodelay;
+    s.#tcp = rt.host.tcp(o);
+    s._connected = true;
+    s._track();
+    if (tls) s._startTLS(tls).catch(() => undefined); // a failure is kept: reads and writes throw it
     return s;
   }
 
-  #claim(kind: Kind): void {
-    if (this.#closed) throw new SocketError("socketclosed");
-    if (this.#kind !== "none")
+  private _claim(kind: Kind): void {
+    if (this._closed) throw new SocketError("socketclosed");
+    if (this._kind !== "none")
       throw new SocketError("incorrectuse", "this socket is already connected or bound (one socket per cosocket)");
-    this.#kind = kind;
+    this._kind = kind;
   }
 
   // ---------------------------------------------------------------- coroutines
@@ -250,30 +393,30 @@ export class Socket implements Serviced {
   event(fn: Cosocket<unknown[]>, ...args: unknown[]): this {
     let mode: CoMode = "r";
     if (args[0] === "r" || args[0] === "s") mode = args.shift() as CoMode;
-    if (this.#alive) throw new SocketError("incorrectuse", "this socket already has a coroutine");
-    if (this.#closed) throw new SocketError("socketclosed");
-    this.#mode = mode;
-    this.#alive = true;
-    const generation = ++this.#generation;
+    if (this._alive) throw new SocketError("incorrectuse", "this socket already has a coroutine");
+    if (this._closed) throw new SocketError("socketclosed");
+    this._mode = mode;
+    this._alive = true;
+    const generation = this._generation;
     let result: unknown;
     try {
       result = fn(this, ...args);
     } catch (e) {
-      this.#finish(generation, e);
+      this._finish(generation, e);
       return this;
     }
-    Promise.resolve(result).then(
-      () => this.#finish(generation, undefined),
-      (e) => this.#finish(generation, e),
-    );
+    // One function for both outcomes (each function is ~200 bytes on XS): an Error is a failure.
+    const end = (outcome: unknown) => this._finish(generation, outcome);
+    Promise.resolve(result).then(end, end);
     return this;
   }
 
-  #finish(generation: number, error: unknown): void {
-    if (error !== undefined && !(error instanceof SocketError))
-      this.rt.options.log(`cosock: coroutine failed: ${(error as Error)?.stack ?? error}`);
-    if (generation !== this.#generation) return; // the socket was handed to another owner
-    this.#alive = false;
+  /** The coroutine ended with `outcome`: its return value or what it threw. */
+  private _finish(generation: number, outcome: unknown): void {
+    if (outcome instanceof Error && !(outcome instanceof SocketError))
+      this.rt.options.log(`cosock: coroutine failed: ${outcome.stack ?? outcome}`);
+    if (generation !== this._generation) return; // the socket was handed to another owner
+    this._alive = false;
     this.close();
   }
 
@@ -283,19 +426,19 @@ export class Socket implements Serviced {
    * `req2sock` and `sock2req`.
    */
   detach(): void {
-    this.#generation++;
-    this.#alive = false;
-    this.#mode = undefined;
+    this._extra().generation = this._generation + 1;
+    this._alive = false;
+    this._mode = undefined;
   }
 
   /** True while this socket's coroutine runs. */
   get alive(): boolean {
-    return this.#alive;
+    return this._alive;
   }
 
   /** The coroutine mode given to `event`, if any. */
   get mode(): CoMode | undefined {
-    return this.#mode;
+    return this._mode;
   }
 
   /**
@@ -303,26 +446,26 @@ export class Socket implements Serviced {
    * first, resolves at once with its values (no wake-up is lost).
    */
   disable(): Promise<unknown[]> {
-    if (this.#closed) return Promise.reject(new SocketError("socketclosed"));
-    if (this.#disabled) return Promise.reject(new SocketError("incorrectuse", "already disabled"));
-    if (this.#enabledEarly) {
-      const v = this.#enabledEarly;
-      this.#enabledEarly = undefined;
-      return Promise.resolve(v);
+    if (this._closed) return Promise.reject(new SocketError("socketclosed"));
+    if (this._disabled) return Promise.reject(new SocketError("incorrectuse", "already disabled"));
+    const early = this.#x?.enabledEarly;
+    if (early) {
+      this.#x!.enabledEarly = undefined;
+      return Promise.resolve(early);
     }
-    this.#disabled = new Waiter<unknown[]>();
-    return this.#disabled.promise;
+    this._disabled = new Waiter<unknown[]>();
+    return this._disabled.promise;
   }
 
   /** Resumes a disabled owner with `values`; true if the socket's coroutine is still alive. */
   enable(...values: unknown[]): boolean {
-    if (this.#closed) return false;
-    const w = this.#disabled;
+    if (this._closed) return false;
+    const w = this._disabled;
     if (w) {
-      this.#disabled = undefined;
+      this._disabled = undefined;
       w.resolve(values);
-    } else this.#enabledEarly = values;
-    return this.#alive;
+    } else this._extra().enabledEarly = values;
+    return this._alive;
   }
 
   // ---------------------------------------------------------------- reading
@@ -334,34 +477,51 @@ export class Socket implements Serviced {
    */
   read(timeout?: number): Promise<Uint8Array | null> {
     if (this.#reader) return Promise.reject(new SocketError("incorrectuse", "another read is waiting on this socket"));
-    if (this.#kind === "none" && !this.#closed) {
+    if (this._kind === "none" && !this._closed) {
       if (timeout === undefined)
         return Promise.reject(new SocketError("incorrectuse", "read on an unconnected socket needs a timeout"));
       return this.rt.sleep(timeout).then(() => {
         throw new SocketError("timeout");
       });
     }
-    if (this.#kind === "listen") return Promise.reject(new SocketError("incorrectuse", "read on a listening socket"));
-    const data = this.#take();
+    if (this._kind === "listen") return Promise.reject(new SocketError("incorrectuse", "read on a listening socket"));
+    const data = this._take();
     if (data) return Promise.resolve(data);
-    const err = this.#readError();
+    const err = this._readError();
     if (err !== undefined) return err === null ? Promise.resolve(null) : Promise.reject(err);
-    const w = new Waiter<Uint8Array | null>();
-    this.#reader = w;
-    if (timeout !== undefined) this.#timeout(w, timeout, () => (this.#reader = undefined));
-    return w.promise;
+    // A promise and its resolve function, nothing more: this is what an idle connection waits on.
+    const p = new Promise<Uint8Array | null>((resolve) => (this.#reader = resolve));
+    if (timeout !== undefined)
+      this._extra().readTimer = this.rt.dispatcher.timer(timeout, () => {
+        this.#x!.readTimer = undefined;
+        this._resume(new SocketError("timeout"));
+      });
+    return p;
+  }
+
+  /** Resumes the waiting reader with bytes, end-of-stream (null) or an error. */
+  private _resume(outcome: Uint8Array | null | SocketError): void {
+    const resume = this.#reader;
+    if (!resume) return;
+    this.#reader = undefined;
+    const x = this.#x;
+    if (x?.readTimer) {
+      x.readTimer();
+      x.readTimer = undefined;
+    }
+    resume(outcome instanceof SocketError ? Promise.reject(outcome) : outcome);
   }
 
   /** Puts bytes back in front of the read buffer; the next read returns them first. */
   unread(bytes: Uint8Array): void {
     if (bytes.length === 0) return;
-    const p = this.#pushback;
-    if (!p) this.#pushback = bytes;
+    const p = this._pushback;
+    if (!p) this._pushback = bytes;
     else {
       const joined = new Uint8Array(bytes.length + p.length);
       joined.set(bytes, 0);
       joined.set(p, bytes.length);
-      this.#pushback = joined;
+      this._pushback = joined;
     }
   }
 
@@ -380,27 +540,27 @@ export class Socket implements Serviced {
     return readUntil(this, pattern, options);
   }
 
-  #take(): Uint8Array | undefined {
-    if (this.#tls?.phase === "draining") return undefined; // read-ahead bytes belong to the handshake
-    const p = this.#pushback;
+  private _take(): Uint8Array | undefined {
+    if (this._tls?.phase === "draining") return undefined; // read-ahead bytes belong to the handshake
+    const p = this._pushback;
     const max = this.rt.options.maxRead;
     if (p) {
       if (p.length <= max) {
-        this.#pushback = undefined;
+        this._pushback = undefined;
         return p;
       }
-      this.#pushback = p.subarray(max);
+      this._pushback = p.subarray(max);
       return p.subarray(0, max);
     }
-    if (!this.#tcp || this.#failure) return undefined;
+    if (!this.#tcp || this._failure) return undefined;
     return this.#tcp.read(max);
   }
 
   /** undefined: nothing to report (wait); null: end-of-stream; else the error to throw. */
-  #readError(): SocketError | null | undefined {
-    if (this.#failure) return this.#tls?.error ?? new SocketError("socketreadfailed", FAILURE[this.#failure]);
-    if (this.#closed) return new SocketError("socketclosed");
-    if (this.#eof) return null;
+  private _readError(): SocketError | null | undefined {
+    if (this._failure) return this._tls?.error ?? new SocketError("socketreadfailed", FAILURE[this._failure]);
+    if (this._closed) return new SocketError("socketclosed");
+    if (this._eof) return null;
     return undefined;
   }
 
@@ -413,24 +573,25 @@ export class Socket implements Serviced {
    * `socketclosed` / `socketwritefailed`.
    */
   write(data: Payload): Promise<true> {
-    const err = this.#writeError();
+    const err = this._writeError();
     if (err) return Promise.reject(err);
     let bytes: Uint8Array;
     let rest: Uint8Array | undefined;
     try {
       bytes = toBytes(data);
-      rest = this.#queue.empty ? this.#sendDirect(bytes) : bytes;
+      rest = this.#wq ? bytes : this._sendDirect(bytes);
     } catch (e) {
       return Promise.reject(e); // a refused host write or a bad argument: a rejection, never a throw
     }
     if (!rest) return RESOLVED_TRUE;
-    const limit = this.#mode === "s" ? this.rt.options.suspendAt : 0;
-    if (this.#queue.bytes + rest.length <= limit) {
-      this.#queue.push(typeof data === "string" ? rest : rest.slice(), null);
+    const limit = this._mode === "s" ? this.rt.options.suspendAt : 0;
+    const q = (this.#wq ??= new WriteQueue());
+    if (q.bytes + rest.length <= limit) {
+      q.push(typeof data === "string" ? rest : rest.slice(), null);
       return RESOLVED_TRUE;
     }
     const w = new Waiter<true>();
-    this.#queue.push(rest, w);
+    q.push(rest, w);
     return w.promise;
   }
 
@@ -440,119 +601,123 @@ export class Socket implements Serviced {
    * Throws `socketclosed` / `socketwritefailed`.
    */
   trywrite(data: Payload): true | number {
-    const err = this.#writeError();
+    const err = this._writeError();
     if (err) throw err;
-    if (this.#queue.bytes >= this.#queuelen && this.#queue.bytes > 0) return this.#queue.bytes;
+    const queued = this.#wq?.bytes ?? 0;
+    if (queued >= this._queuelen && queued > 0) return queued;
     const bytes = toBytes(data);
-    const rest = this.#queue.empty ? this.#sendDirect(bytes) : bytes;
-    if (rest) this.#queue.push(typeof data === "string" ? rest : rest.slice(), null);
+    const rest = this.#wq ? bytes : this._sendDirect(bytes);
+    if (rest) (this.#wq ??= new WriteQueue()).push(typeof data === "string" ? rest : rest.slice(), null);
     return true;
   }
 
   /** Writes what the host takes now; returns what is left, or undefined if all was sent. */
-  #sendDirect(bytes: Uint8Array): Uint8Array | undefined {
+  private _sendDirect(bytes: Uint8Array): Uint8Array | undefined {
     const tcp = this.#tcp;
-    if (!tcp || !this.#connected || this.#tls?.phase === "draining") return bytes.length ? bytes : undefined;
+    if (!tcp || !this._connected || this._tls?.phase === "draining") return bytes.length ? bytes : undefined;
     let off = 0;
     try {
       while (off < bytes.length && this.#writable > 0) {
-        const n = Math.min(bytes.length - off, this.#writable, this.#maxWrite);
+        const n = Math.min(bytes.length - off, this.#writable, this._maxWrite);
         this.#writable = tcp.write(n === bytes.length ? bytes : bytes.subarray(off, off + n));
         off += n;
       }
     } catch (e) {
-      this.#hostFailed("error");
+      this._hostFailed("error");
       throw new SocketError("socketwritefailed", String((e as Error)?.message ?? e));
     }
     return off === bytes.length ? undefined : off === 0 ? bytes : bytes.subarray(off);
   }
 
-  #writeError(): SocketError | undefined {
-    if (this.#closed) return new SocketError("socketclosed");
-    if (this.#failure) return this.#tls?.error ?? new SocketError("socketwritefailed", FAILURE[this.#failure]);
-    if (this.#shutdown) return new SocketError("socketwritefailed", "the socket was shut down for writing");
-    if (this.#kind !== "tcp") return new SocketError("incorrectuse", "write on a socket that is not connected");
+  private _writeError(): SocketError | undefined {
+    if (this._closed) return new SocketError("socketclosed");
+    if (this._failure) return this._tls?.error ?? new SocketError("socketwritefailed", FAILURE[this._failure]);
+    if (this._shutdown) return new SocketError("socketwritefailed", "the socket was shut down for writing");
+    if (this._kind !== "tcp") return new SocketError("incorrectuse", "write on a socket that is not connected");
     return undefined;
   }
 
   /** The queue limit for non-suspending writers; sets it when `max` is given; returns the previous one. */
   queuelen(max?: number): number {
-    const prev = this.#queuelen;
+    const prev = this._queuelen;
     if (max !== undefined) {
       if (!(max >= 0)) throw new SocketError("incorrectuse", "queuelen must be >= 0");
-      this.#queuelen = max;
+      this._extra().queuelen = max;
     }
     return prev;
   }
 
   /** Most bytes per host write (the seed's send chunk size); returns the previous value. */
   maxsize(n?: number): number {
-    const prev = this.#maxWrite;
+    const prev = this._maxWrite;
     if (n !== undefined) {
       if (!(n >= 1)) throw new SocketError("incorrectuse", "maxsize must be >= 1");
-      this.#maxWrite = Math.floor(n);
+      this._extra().maxWrite = Math.floor(n);
     }
     return prev;
   }
 
   /** Bytes waiting in this socket's send queue. */
   get queued(): number {
-    return this.#queue.bytes;
+    return this.#wq?.bytes ?? 0;
   }
 
   /** Writers suspended on this socket. */
   get suspendedWriters(): number {
-    return this.#queue.writers;
+    return this.#wq?.writers ?? 0;
   }
 
   /** Half-close: queued bytes are still sent, then the peer reads end-of-stream. Reading goes on. */
   shutdown(): void {
-    if (this.#closed || this.#shutdown || this.#kind !== "tcp") return;
-    this.#shutdown = true;
-    this.#endIfDrained();
+    if (this._closed || this._shutdown || this._kind !== "tcp") return;
+    this._shutdown = true;
+    this._endIfDrained();
   }
 
   // ---------------------------------------------------------------- host events
 
-  #onReadable = (_count: number): void => {
-    if (this.#reader || this.#closed) this.rt.dispatcher.ready(this);
-  };
+  // Static: one function for every socket; the host calls it with the socket as `this`.
 
-  #onWritable = (count: number): void => {
+  static #hostReadable(this: Socket): void {
+    if (this.#reader || this._closed) this.rt.dispatcher.ready(this);
+  }
+
+  static #hostWritable(this: Socket, count: number): void {
     this.#writable = count;
-    if (this.#tls?.phase === "handshake") this.#secured();
-    if (!this.#connected) {
-      this.#connected = true;
-      this.#track();
-      const w = this.#connecting;
-      this.#connecting = undefined;
+    if (this._tls?.phase === "handshake") this._secured();
+    if (!this._connected) {
+      this._connected = true;
+      this._track();
+      const w = this._connecting;
+      this._connecting = undefined;
       if (w) {
         w.settle();
         w.resolve(this);
       }
+      this._tidy();
     }
-    if (!this.#queue.empty || this.#tls?.plain) this.rt.dispatcher.ready(this);
-  };
+    if (this.#wq || this._tls?.plain) this.rt.dispatcher.ready(this);
+  }
 
-  #onEnd = (): void => {
-    if (this.#tls?.securing) {
-      this.#tls.error ??= tlsError(undefined, "end", true);
-      this.#hostFailed("reset");
+  static #hostEnd(this: Socket): void {
+    if (this._tls?.securing) {
+      this._tls.error ??= tlsError(undefined, "end", true);
+      this._hostFailed("reset");
       return;
     }
-    this.#eof = true;
-    if (this.#closed) this.#dropHost();
+    this._eof = true;
+    if (this._closed) this._dropHost();
     else if (this.#reader) this.rt.dispatcher.ready(this);
-  };
+  }
 
-  #onError = (reason: HostErrorReason, tls?: TLSFailure): void => {
-    if (this.#tls) this.#tls.error ??= tlsError(tls, reason, this.#tls.securing !== undefined);
-    this.#hostFailed(reason);
-  };
+  static #hostError(this: Socket, reason: HostErrorReason, tls?: TLSFailure): void {
+    if (this._tls) this._tls.error ??= tlsError(tls, reason, this._tls.securing !== undefined);
+    this._hostFailed(reason);
+  }
 
-  #hostFailed(reason: HostErrorReason): void {
-    if (this.#failure) return;
-    this.#failure = reason;
+  private _hostFailed(reason: HostErrorReason): void {
+    if (this._failure) return;
+    this._failure = reason;
     const tcp = this.#tcp;
     this.#tcp = undefined;
     try {
@@ -560,69 +725,65 @@ export class Socket implements Serviced {
     } catch {
       /* already dead */
     }
-    const writeError = this.#tls?.error ?? new SocketError("socketwritefailed", FAILURE[reason]);
-    this.#tls?.plain?.fail(writeError);
-    this.#queue.fail(writeError);
-    if (this.#tls?.securing) this.#tlsSettle(this.#tls.error ?? tlsError(undefined, reason, true)!);
-    const c = this.#connecting;
+    const writeError = this._tls?.error ?? new SocketError("socketwritefailed", FAILURE[reason]);
+    this._tls?.plain?.fail(writeError);
+    this.#wq?.fail(writeError);
+    this.#wq = undefined;
+    if (this._tls?.securing) this._tlsSettle(this._tls.error ?? tlsError(undefined, reason, true)!);
+    const c = this._connecting;
     if (c) {
-      this.#connecting = undefined;
+      this._connecting = undefined;
       c.settle();
       c.reject(new SocketError("cannotconnect", FAILURE[reason]));
     }
-    if (this.#closed) this.#finishLinger();
+    if (this._closed) this._finishLinger();
     else if (this.#reader) this.rt.dispatcher.ready(this);
-    this.#untrack();
+    this._untrack();
   }
 
   /** Called by the dispatcher: move bytes out, wake the reader or the acceptor. */
   service(): void {
-    if (this.#tls?.phase === "draining") this.#drainPlain();
+    if (this._tls?.phase === "draining") this._drainPlain();
     const tcp = this.#tcp;
-    if (tcp && this.#connected && this.#writable > 0 && !this.#queue.empty && this.#tls?.phase !== "draining") {
+    const q = this.#wq;
+    if (tcp && q && this._connected && this.#writable > 0 && this._tls?.phase !== "draining") {
       try {
-        this.#writable = this.#queue.flush(tcp, this.#writable, this.#maxWrite);
+        this.#writable = q.flush(tcp, this.#writable, this._maxWrite);
       } catch {
-        this.#hostFailed("error");
+        this._hostFailed("error");
         return;
       }
-      this.#endIfDrained();
+      if (q.empty) this.#wq = undefined;
+      this._endIfDrained();
     }
-    if (this.#closed) {
+    if (this._closed) {
       // lingering after close(): discard what arrives so the peer's close is seen
       while (this.#tcp?.read()) {
         /* discard */
       }
       return;
     }
-    const r = this.#reader;
-    if (r) {
-      const data = this.#take();
-      const err = data ? undefined : this.#readError();
-      if (data || err !== undefined) {
-        this.#reader = undefined;
-        r.settle();
-        if (data) r.resolve(data);
-        else if (err === null) r.resolve(null);
-        else r.reject(err);
-      }
+    if (this.#reader) {
+      const data = this._take();
+      const outcome = data ?? this._readError();
+      if (outcome !== undefined) this._resume(outcome);
     }
-    const a = this.#acceptor;
-    if (a && this.#listener) {
-      const from = this.#listener.read();
+    const a = this._acceptor;
+    if (a && this._listener) {
+      const from = this._listener.read();
       if (from) {
-        this.#acceptor = undefined;
+        this._acceptor = undefined;
         a.settle();
-        a.resolve(Socket.adopt(this.rt, from, this.#listenTLS));
+        a.resolve(Socket.adopt(this.rt, from, this.#x?.listenTLS));
       }
     }
   }
 
-  #endIfDrained(): void {
-    if ((this.#shutdown || this.#closed) && this.#queue.empty && !this.#ended && this.#tcp && this.#connected && !this.#tls?.securing) {
-      this.#ended = true;
+  private _endIfDrained(): void {
+    if ((this._shutdown || this._closed) && !this.#wq && !this._ended && this.#tcp && this._connected && !this._tls?.securing) {
+      this._ended = true;
       this.#tcp.end();
-      if (this.#closed && this.#eof) this.#dropHost();
+      if (this._closed && this._eof) this._dropHost();
     }
   }
 
@@ -635,49 +796,48 @@ export class Socket implements Serviced {
    * writers are told.
    */
   close(): boolean {
-    if (this.#closed) return false;
-    this.#closed = true;
+    if (this._closed) return false;
+    this._closed = true;
     const closed = new SocketError("socketclosed");
-    const r = this.#reader;
-    if (r) {
-      this.#reader = undefined;
-      r.settle();
-      r.reject(closed);
-    }
-    const a = this.#acceptor;
+    this._resume(closed);
+    const a = this._acceptor;
     if (a) {
-      this.#acceptor = undefined;
+      this._acceptor = undefined;
       a.settle();
       a.resolve(null);
     }
-    const c = this.#connecting;
+    const c = this._connecting;
     if (c) {
-      this.#connecting = undefined;
+      this._connecting = undefined;
       c.settle();
       c.reject(closed);
     }
-    const d = this.#disabled;
+    const d = this._disabled;
     if (d) {
-      this.#disabled = undefined;
+      this._disabled = undefined;
       d.reject(closed);
     }
-    this.#queue.dropSuspended(closed);
-    const handshaking = this.#tlsSettle(closed); // a connection closed mid-handshake is dropped
-    if (this.#listener) {
-      this.#listener.close();
-      this.#listener = undefined;
+    const q = this.#wq;
+    if (q) {
+      q.dropSuspended(closed);
+      if (q.empty) this.#wq = undefined;
     }
-    if (this.#tcp && this.#connected && !this.#failure && !handshaking) {
-      this.#lingerCancel = this.rt.dispatcher.timer(this.rt.options.lingerTimeout, () => this.abort());
+    const handshaking = this._tlsSettle(closed); // a connection closed mid-handshake is dropped
+    if (this._listener) {
+      this._listener.close();
+      this._listener = undefined;
+    }
+    if (this.#tcp && this._connected && !this._failure && !handshaking) {
+      this._extra().lingerCancel = this.rt.dispatcher.timer(this.rt.options.lingerTimeout, () => this.abort());
       this.rt.lingering.add(this);
-      this.#endIfDrained();
+      this._endIfDrained();
       this.rt.dispatcher.ready(this); // discard unread input so the peer's FIN is seen
-    } else this.#dropHost();
-    this.#untrack();
+    } else this._dropHost();
+    this._untrack();
     return true;
   }
 
-  #dropHost(): void {
+  private _dropHost(): void {
     const tcp = this.#tcp;
     this.#tcp = undefined;
     if (tcp)
@@ -686,13 +846,14 @@ export class Socket implements Serviced {
       } catch {
         /* already closed */
       }
-    this.#finishLinger();
+    this._finishLinger();
   }
 
-  #finishLinger(): void {
-    if (this.#lingerCancel) {
-      this.#lingerCancel();
-      this.#lingerCancel = undefined;
+  private _finishLinger(): void {
+    const x = this.#x;
+    if (x?.lingerCancel) {
+      x.lingerCancel();
+      x.lingerCancel = undefined;
     }
     this.rt.lingering.delete(this);
   }
@@ -700,8 +861,9 @@ export class Socket implements Serviced {
   /** Closes at once: like `close()`, but bytes still queued are dropped instead of sent. */
   abort(): void {
     this.close();
-    this.#queue.fail(new SocketError("socketclosed"));
-    this.#dropHost();
+    this.#wq?.fail(new SocketError("socketclosed"));
+    this.#wq = undefined;
+    this._dropHost();
   }
 
   // ---------------------------------------------------------------- TLS
@@ -716,15 +878,15 @@ export class Socket implements Serviced {
    */
   upgrade(options: TLSOptions | TLSServerOptions | true = true): Promise<Socket> {
     try {
-      if (this.#closed) throw new SocketError("socketclosed");
-      if (this.#kind !== "tcp" || !this.#connected || !this.#tcp)
-        throw this.#readError() ?? new SocketError("incorrectuse", "upgrade needs a connected socket");
-      if (this.#tls) throw new SocketError("incorrectuse", "this socket is secured already");
+      if (this._closed) throw new SocketError("socketclosed");
+      if (this._kind !== "tcp" || !this._connected || !this.#tcp)
+        throw this._readError() ?? new SocketError("incorrectuse", "upgrade needs a connected socket");
+      if (this._tls) throw new SocketError("incorrectuse", "this socket is secured already");
       if (this.#reader) throw new SocketError("incorrectuse", "a read is waiting on this socket");
       const plan = isServerOptions(options)
         ? serverPlan(options)
-        : clientPlan(options, this.#peerHost ?? this.#tcp.remote?.address);
-      return this.#startTLS(this.#tlsPlan(plan));
+        : clientPlan(options, this.#x?.peerHost ?? this.#tcp.remote?.address);
+      return this._startTLS(this._tlsPlan(plan));
     } catch (e) {
       return Promise.reject(e);
     }
@@ -737,26 +899,26 @@ export class Socket implements Serviced {
 
   /** Why `trusted(name)` is false, as in the seed: "cert", "cn", "certcn" or "none" (no certificate, or not TLS). */
   trustError(name?: string): TrustError | undefined {
-    return trustError(this.#tls?.session, name ?? this.#tls?.plan.secure.serverName);
+    return trustError(this._tls?.session, name ?? this._tls?.plan.secure.serverName);
   }
 
   /** The negotiated cipher suite and protocol version (and ALPN protocol); undefined if not secured. */
   cipher(): CipherInfo | undefined {
-    return cipherOf(this.#tls?.session);
+    return cipherOf(this._tls?.session);
   }
 
   /** The peer's certificate: subject, issuer, validity, SHA-256 fingerprint; undefined if none. */
   certificate(): CertificateInfo | undefined {
-    return this.#tls?.session?.peerCertificate;
+    return this._tls?.session?.peerCertificate;
   }
 
   /** True once a TLS handshake on this socket completed. */
   get secure(): boolean {
-    return this.#tls?.phase === "done";
+    return this._tls?.phase === "done";
   }
 
   /** Checks that the host has TLS and takes `plan` (bad certificates or keys: `incorrectuse`). */
-  #tlsPlan(plan: TLSPlan): TLSPlan {
+  private _tlsPlan(plan: TLSPlan): TLSPlan {
     const tls = this.rt.host.tls;
     if (!tls) throw notEnabled();
     try {
@@ -767,68 +929,64 @@ export class Socket implements Serviced {
     return plan;
   }
 
-  async #secureAfter(connected: Promise<Socket>, plan: TLSPlan): Promise<Socket> {
+  private async _secureAfter(connected: Promise<Socket>, plan: TLSPlan): Promise<Socket> {
     await connected;
     try {
-      return await this.#startTLS(plan);
+      return await this._startTLS(plan);
     } catch (e) {
       this.abort();
       throw e;
     }
   }
 
-  #startTLS(plan: TLSPlan): Promise<Socket> {
+  private _startTLS(plan: TLSPlan): Promise<Socket> {
     const w = new Waiter<Socket>();
     w.promise.catch(() => undefined); // adopted sockets have no caller waiting
-    this.#tls = { phase: "draining", plan, securing: w };
-    if (this.#queue.empty) this.#wrap();
+    this._tls = { phase: "draining", plan, securing: w };
+    if (!this.#wq) this._wrap();
     else {
       // plaintext written before the upgrade leaves first; later writes wait for the handshake
-      this.#tls.plain = this.#queue;
-      this.#queue = new WriteQueue();
+      this._tls.plain = this.#wq;
+      this.#wq = undefined;
       this.rt.dispatcher.ready(this);
     }
     return w.promise;
   }
 
-  #drainPlain(): void {
-    const t = this.#tls!;
+  private _drainPlain(): void {
+    const t = this._tls!;
     const tcp = this.#tcp;
     if (tcp && this.#writable > 0 && t.plain) {
       try {
-        this.#writable = t.plain.flush(tcp, this.#writable, this.#maxWrite);
+        this.#writable = t.plain.flush(tcp, this.#writable, this._maxWrite);
       } catch {
-        this.#hostFailed("error");
+        this._hostFailed("error");
         return;
       }
     }
     if (t.plain?.empty) {
       t.plain = undefined;
-      this.#wrap();
+      this._wrap();
     }
   }
 
   /** Hands the connection to the host's TLS; the handshake must end within the plan's timeout. */
-  #wrap(): void {
-    const t = this.#tls!;
-    const buffered = this.#pushback;
-    this.#pushback = undefined;
+  private _wrap(): void {
+    const t = this._tls!;
+    const buffered = this._pushback;
+    this._pushback = undefined;
     this.#writable = 0; // nothing is written until the handshake completed (the first onWritable)
     t.phase = "handshake";
     let secured: TLS;
     try {
-      secured = this.rt.host.tls!.wrap({
-        from: this.#tcp!,
-        buffered,
-        secure: t.plan.secure,
-        onReadable: this.#onReadable,
-        onWritable: this.#onWritable,
-        onEnd: this.#onEnd,
-        onError: this.#onError,
-      });
+      const o = this._callbacks() as TLSWrapOptions;
+      o.from = this.#tcp!;
+      o.buffered = buffered;
+      o.secure = t.plan.secure;
+      secured = this.rt.host.tls!.wrap(o);
     } catch (e) {
       t.error = new SocketError("sslhandshake", String((e as Error)?.message ?? e));
-      this.#hostFailed("error");
+      this._hostFailed("error");
       return;
     }
     this.#tcp = secured;
@@ -836,24 +994,24 @@ export class Socket implements Serviced {
     t.securing!.cancelTimer = this.rt.dispatcher.timer(ms, () => {
       if (t.securing) t.securing.cancelTimer = undefined;
       t.error ??= handshakeTimedOut(ms);
-      this.#hostFailed("timeout");
+      this._hostFailed("timeout");
     });
   }
 
-  #secured(): void {
-    const t = this.#tls!;
+  private _secured(): void {
+    const t = this._tls!;
     const w = t.securing!;
     t.securing = undefined;
     t.phase = "done";
     t.session = (this.#tcp as TLS).session;
     w.settle();
     w.resolve(this);
-    this.#endIfDrained();
+    this._endIfDrained();
   }
 
   /** Fails a handshake in progress with `error`; true if there was one. */
-  #tlsSettle(error: SocketError): boolean {
-    const t = this.#tls;
+  private _tlsSettle(error: SocketError): boolean {
+    const t = this._tls;
     const w = t?.securing;
     if (!t || !w) return false;
     t.securing = undefined;
@@ -869,23 +1027,23 @@ export class Socket implements Serviced {
 
   /** notcon, exec, accept, connect, upgrade (TLS handshake), disabled, read, write or terminated. */
   state(): SocketState {
-    if (this.#closed || this.#failure) return "terminated";
-    if (this.#tls?.securing) return "upgrade";
-    if (this.#connecting) return "connect";
-    if (this.#acceptor) return "accept";
+    if (this._closed || this._failure) return "terminated";
+    if (this._tls?.securing) return "upgrade";
+    if (this._connecting) return "connect";
+    if (this._acceptor) return "accept";
     if (this.#reader) return "read";
-    if (this.#disabled) return "disabled";
-    if (this.#queue.writers > 0) return "write";
-    if (this.#kind === "none") return "notcon";
+    if (this._disabled) return "disabled";
+    if (this.#wq?.writers) return "write";
+    if (this._kind === "none") return "notcon";
     return "exec";
   }
 
   get closed(): boolean {
-    return this.#closed;
+    return this._closed;
   }
 
   get isListener(): boolean {
-    return this.#kind === "listen";
+    return this._kind === "listen";
   }
 
   /** The peer's address and port. */
@@ -895,7 +1053,7 @@ export class Socket implements Serviced {
 
   /** This side's address and port (a listener's bound port). */
   sockname(): Endpoint | undefined {
-    if (this.#listener) return { address: this.#listener.address, port: this.#listener.port };
+    if (this._listener) return { address: this._listener.address, port: this._listener.port };
     return this.#tcp?.local;
   }
 
@@ -910,7 +1068,7 @@ export class Socket implements Serviced {
 
   // ---------------------------------------------------------------- helpers
 
-  #timeout<T>(w: Waiter<T>, ms: number, clear: () => void): void {
+  private _timeout<T>(w: Waiter<T>, ms: number, clear: () => void): void {
     w.cancelTimer = this.rt.dispatcher.timer(ms, () => {
       w.cancelTimer = undefined;
       clear();
@@ -918,15 +1076,15 @@ export class Socket implements Serviced {
     });
   }
 
-  #track(): void {
-    if (this.#tracked) return;
-    this.#tracked = true;
+  private _track(): void {
+    if (this._has(TRACKED)) return;
+    this._put(TRACKED, true);
     this.rt.track(this);
   }
 
-  #untrack(): void {
-    if (!this.#tracked) return;
-    this.#tracked = false;
+  private _untrack(): void {
+    if (!this._has(TRACKED)) return;
+    this._put(TRACKED, false);
     this.rt.untrack(this);
   }
 }
