@@ -13,6 +13,7 @@
 import TCP from "embedded:io/socket/tcp";
 import Listener from "embedded:io/socket/listener";
 import UDP from "embedded:io/socket/udp";
+import TLSSocket, { type Options as TLSOptions } from "embedded:io/socket/tcp/tls";
 import Resolver from "embedded:network/dns/resolver/udp";
 import Timer from "timer";
 import Time from "time";
@@ -20,7 +21,7 @@ import Net from "net";
 import config from "mc/config";
 import { Runtime, type Host, type RuntimeOptions } from "cosock/src/index";
 import { moddableHost, type ModdableHostOptions } from "./index.js";
-import type { ModdablePlatform } from "./platform.js";
+import type { ModdablePlatform, PlatformTLS } from "./platform.js";
 import { deviceOptions, type DeviceOptions } from "./defaults.js";
 
 /**
@@ -30,8 +31,10 @@ import { deviceOptions, type DeviceOptions } from "./defaults.js";
 export const platform: ModdablePlatform = {
   tcp: (o) =>
     "from" in o
-      ? new TCP({ from: o.from as TCP, nodelay: o.nodelay, onReadable: o.onReadable, onWritable: o.onWritable, onError: o.onError })
-      : new TCP({ address: o.address, port: o.port, nodelay: o.nodelay, onReadable: o.onReadable, onWritable: o.onWritable, onError: o.onError }),
+      ? new TCP({ from: o.from as TCP, nodelay: o.nodelay, target: o.target, onReadable: o.onReadable, onWritable: o.onWritable, onError: o.onError })
+      : new TCP({ address: o.address, port: o.port, nodelay: o.nodelay, target: o.target, onReadable: o.onReadable, onWritable: o.onWritable, onError: o.onError }),
+  // Moddable's TLS client (TLS 1.2 in JavaScript); its TCP socket is ours, handed over (tls.ts).
+  tls: (o) => new TLSSocket(o as unknown as TLSOptions) as unknown as PlatformTLS,
   listener: (o) => new Listener({ port: o.port, address: o.address, onReadable: o.onReadable }),
   udp: (o) => new UDP({ port: o.port, onReadable: o.onReadable }),
   resolver: (servers) => new Resolver({ socket: { io: UDP }, servers }),

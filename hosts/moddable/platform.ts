@@ -29,14 +29,21 @@ export interface PlatformTCP {
   write(data: PlatformBytes): number | undefined;
   /** Closes at once; unsent data is still sent (lwIP `tcp_close`), then FIN; RST if bytes were unread. */
   close(): void;
+  /** The `target` option. */
+  readonly target?: unknown;
   /** Do not read these after a failure: on lwIP the connection is gone and reading them faults. */
   readonly remoteAddress: string | undefined;
   readonly remotePort: number | undefined;
 }
 
-/** Callbacks are called with the socket as `this`; the host uses arrow functions and ignores it. */
+/**
+ * Callbacks are called with the platform socket as `this`; the socket's `target` property is the
+ * `target` option (ECMA-419), which is how the host's shared callback functions find their wrapper.
+ */
 export interface PlatformTCPCallbacks {
   nodelay?: boolean;
+  /** Stored as the socket's `target` property. */
+  target?: unknown;
   /** `count`: all unread bytes. */
   onReadable?: (count: number) => void;
   /** `count`: free send buffer. The first call means "connected". */
@@ -119,12 +126,69 @@ export interface PlatformTimer {
   clear(timer: unknown): void;
 }
 
+// ---------------------------------------------------------------- TLS (embedded:io/socket/tcp/tls)
+
+/**
+ * Moddable's TLS client socket (examples/io/tcp/tlssocket/tlssocket.js over modules/crypt/ssl,
+ * TLS 1.2). It makes its TCP socket itself: `new options.TCP.io({ ...options, onReadable,
+ * onWritable, onError })` (every option passed on, so a `from` reaches that constructor), then sets
+ * `readable` and `writable` properties on it, which its session reads and lowers as it calls
+ * `read(count)`, `read(view)` and `write(bytes)` on the socket.
+ */
+export interface PlatformTLS {
+  /** Plaintext of the current record: `count` bytes of it, or the rest. Undefined when none. */
+  read(count?: number): ArrayBuffer | undefined;
+  /** One record; returns the free send buffer minus 96 (its guess of a record's overhead). */
+  write(data: ArrayBuffer): number;
+  /** Closes the TCP socket (no close_notify is sent). */
+  close(): void;
+}
+
+/** The TCP socket the TLS socket drives (what `TCP.io` constructs). */
+export interface PlatformTLSTransport {
+  readable: number;
+  writable: number;
+  read(into?: number | Uint8Array): ArrayBuffer | number | undefined;
+  write(data: ArrayBuffer | Uint8Array): number | undefined;
+  close(): void;
+}
+
+export interface PlatformTLSOptions {
+  /** The SNI name (Moddable's session sends it in every ClientHello: it must be a string). */
+  host: string;
+  /** Passed on to `TCP.io` with every other option. */
+  from: unknown;
+  TCP: { io: new (options: { from: unknown; onReadable(count: number): void; onWritable(count: number): void; onError(): void }) => PlatformTLSTransport };
+  /** Spread into Moddable's SSLSession options (modules/crypt/ssl/session_419.js, ssl_cert.js). */
+  secure: {
+    /** Chain, validity (no host name) checks; default true. */
+    verify: boolean;
+    /** One trusted CA certificate (DER), besides the app's CA resources (ca.ski, ca<N>.der). */
+    certificate?: ArrayBuffer;
+    clientCertificates?: ArrayBuffer[];
+    /** PKCS#8 DER. */
+    clientKey?: ArrayBuffer;
+    applicationLayerProtocolNegotiation?: string[];
+  };
+  /** Called without a `this` worth using (Moddable calls them on an internal object). */
+  onReadable(count: number): void;
+  /** The first call means "handshake done"; `count` is the free send buffer minus 96. */
+  onWritable(count: number): void;
+  /** The TCP socket reported an error or the peer's close. */
+  onError(): void;
+}
+
+/** `new TLSSocket(options)`. TLS failures are thrown out of the TCP callbacks it installed. */
+export type PlatformTLSFactory = (options: PlatformTLSOptions) => PlatformTLS;
+
 // ---------------------------------------------------------------- all of it
 
 export interface ModdablePlatform {
   tcp: PlatformTCPFactory;
   listener: PlatformListenerFactory;
   udp: PlatformUDPFactory;
+  /** Without it the host has no `tls`: TLS calls fail with `sslnotenabled`. */
+  tls?: PlatformTLSFactory;
   /** Without it, only numeric addresses and "localhost" resolve. */
   resolver?: PlatformResolverFactory;
   Timer: PlatformTimer;

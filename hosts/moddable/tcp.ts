@@ -21,6 +21,12 @@
  *   connections (the listener's port).
  * Callbacks to the runtime come from platform callbacks or from a timer, never from inside the
  * method that caused them.
+ *
+ * Memory (XS gives every field, and every `#private` method, a slot in each instance, and every
+ * closure costs ~200 bytes): plain fields only, booleans in one `flags` number, methods on the
+ * prototype (TypeScript `private`), and the platform callbacks are three functions shared by every
+ * socket, reaching their wrapper through ECMA-419's `target` (the platform calls them with `this`
+ * = the platform socket, whose `target` property is the `target` option).
  */
 import type { Endpoint, PendingConnection, TCP, TCPCallbacks } from "../../src/host.js";
 import type { PlatformTCP, PlatformTCPFactory } from "./platform.js";
@@ -38,26 +44,44 @@ export function pending(socket: PlatformTCP, local: Endpoint): ModdablePending {
 
 const EMPTY = new Uint8Array(0);
 
+// flags
+const CONNECTED = 1;
+/** `end()` was called: no more writes; the platform socket is closed. */
+const ENDED = 2;
+/** `close()` was called: no callback any more. */
+const CLOSED = 4;
+/** onEnd or onError was delivered (or is on its way). */
+const FINISHED = 8;
+/** The platform will not accept writes any more (peer closed, reset, or failed). */
+const WRITE_DEAD = 16;
+/** The callbacks were handed to a new owner (`takeOver`). */
+const TAKEN = 32;
+
+/** What the platform calls, with `this` = the platform socket (its `target`: the wrapper). */
+type Reached = { target: ModdableTCP };
+function platformReadable(this: Reached, count: number): void {
+  this.target.readable(count);
+}
+function platformWritable(this: Reached, count: number): void {
+  this.target.writable(count);
+}
+function platformError(this: Reached): void {
+  this.target.failed();
+}
+
 export class ModdableTCP implements TCP {
-  #socket: PlatformTCP | undefined;
-  readonly #cb: TCPCallbacks;
-  readonly #defer: (fn: () => void) => void;
+  private socket: PlatformTCP | undefined;
+  /** The owner's callbacks and their `this` (the runtime's options object, kept as given). */
+  private cb: TCPCallbacks;
+  private readonly defer: (fn: () => void) => void;
   /** Unread bytes in the platform socket, as last reported (minus what was read since). */
-  #available = 0;
+  private available = 0;
   /** Bytes taken out of the platform socket by `end()`, still to be read. */
-  #held: Uint8Array | undefined;
-  #writable = 0;
-  #connected = false;
-  /** `end()` was called: no more writes; the platform socket is closed. */
-  #ended = false;
-  /** `close()` was called: no callback any more. */
-  #closed = false;
-  /** onEnd or onError was delivered. */
-  #finished = false;
-  /** The platform will not accept writes any more (peer closed, reset, or failed). */
-  #writeDead = false;
-  #remote: Endpoint | undefined;
-  readonly #local: Endpoint | undefined;
+  private held: Uint8Array | undefined = undefined;
+  private canWrite = 0;
+  private flags = 0;
+  private remoteEnd: Endpoint | undefined;
+  private readonly localEnd: Endpoint | undefined;
 
   constructor(
     platform: PlatformTCPFactory,
@@ -65,128 +89,131 @@ export class ModdableTCP implements TCP {
     callbacks: TCPCallbacks,
     defer: (fn: () => void) => void,
   ) {
-    this.#cb = callbacks;
-    this.#defer = defer;
-    const handlers = {
-      onReadable: this.#onReadable,
-      onWritable: this.#onWritable,
-      onError: this.#onError,
-    };
+    this.cb = callbacks;
+    this.defer = defer;
     if ("from" in options) {
       const from = options.from;
       if (from.adopted) throw new Error("not a pending connection (or adopted already)");
       from.adopted = true;
-      this.#local = from.local;
+      this.localEnd = from.local;
       try {
-        this.#remote = { address: String(from.socket.remoteAddress), port: Number(from.socket.remotePort) };
+        this.remoteEnd = { address: String(from.socket.remoteAddress), port: Number(from.socket.remotePort) };
       } catch {
         /* it failed already: onError follows */
       }
       // The accepted socket becomes a new one with callbacks; its first onWritable follows.
-      this.#socket = platform({ from: from.socket, nodelay: options.nodelay, ...handlers });
-      this.#connected = true;
+      this.socket = platform({
+        from: from.socket, nodelay: options.nodelay, target: this,
+        onReadable: platformReadable, onWritable: platformWritable, onError: platformError,
+      });
+      this.flags = CONNECTED;
       return;
     }
-    this.#remote = { address: options.address, port: options.port };
+    this.localEnd = undefined;
+    this.remoteEnd = { address: options.address, port: options.port };
     try {
-      this.#socket = platform({ address: options.address, port: options.port, nodelay: options.nodelay, ...handlers });
+      this.socket = platform({
+        address: options.address, port: options.port, nodelay: options.nodelay, target: this,
+        onReadable: platformReadable, onWritable: platformWritable, onError: platformError,
+      });
     } catch {
       // "invalid address", "no socket" (every lwIP PCB in use), "connect error": a failed connect.
-      this.#socket = undefined;
-      this.#finished = true;
+      this.socket = undefined;
+      this.flags = FINISHED;
       defer(() => {
-        if (!this.#closed) this.#cb.onError?.call(this.#cb.target, "error");
+        if (!(this.flags & CLOSED)) this.cb.onError?.call(this.cb.target, "error");
       });
     }
   }
 
   read(max?: number): Uint8Array | undefined {
-    const held = this.#held;
-    if (held) return this.#readHeld(held, max);
-    const socket = this.#socket;
-    if (!socket || this.#closed || this.#available <= 0) return undefined;
-    let n = this.#available;
+    const held = this.held;
+    if (held) return this.readHeld(held, max);
+    const socket = this.socket;
+    if (!socket || this.flags & CLOSED || this.available <= 0) return undefined;
+    let n = this.available;
     if (max !== undefined && max < n) n = Math.floor(max);
     if (n <= 0) return EMPTY;
     const data = socket.read(n);
     if (data === undefined) {
-      this.#available = 0;
+      this.available = 0;
       return undefined;
     }
-    this.#available -= data.byteLength;
+    this.available -= data.byteLength;
     return new Uint8Array(data);
   }
 
-  #readHeld(held: Uint8Array, max: number | undefined): Uint8Array {
+  private readHeld(held: Uint8Array, max: number | undefined): Uint8Array {
     if (max !== undefined && max < held.length) {
       const n = max > 0 ? Math.floor(max) : 0;
-      this.#held = held.subarray(n);
+      this.held = held.subarray(n);
       return held.subarray(0, n);
     }
-    this.#held = undefined;
-    this.#deliverEndSoon();
+    this.held = undefined;
+    this.deliverEndSoon();
     return held;
   }
 
   write(data: Uint8Array): number {
-    if (this.#closed || this.#ended) throw new Error("closed");
-    const socket = this.#socket;
-    if (!socket || !this.#connected) throw new Error("not connected");
-    if (this.#writeDead) throw new Error("the connection was closed by the peer or lost");
+    const f = this.flags;
+    if (f & (CLOSED | ENDED)) throw new Error("closed");
+    const socket = this.socket;
+    if (!socket || !(f & CONNECTED)) throw new Error("not connected");
+    if (f & WRITE_DEAD) throw new Error("the connection was closed by the peer or lost");
     const n = data.byteLength;
-    if (n > this.#writable) throw new RangeError(`would block: ${n} bytes, ${this.#writable} writable`);
-    if (n === 0) return this.#writable;
+    if (n > this.canWrite) throw new RangeError(`would block: ${n} bytes, ${this.canWrite} writable`);
+    if (n === 0) return this.canWrite;
     let left: number | undefined;
     try {
       left = socket.write(data);
     } catch (e) {
-      this.#writeDead = true;
+      this.flags |= WRITE_DEAD;
       throw e;
     }
     if (typeof left !== "number") {
       // lwIP returns nothing (and sends nothing) once the connection has failed.
-      this.#writeDead = true;
+      this.flags |= WRITE_DEAD;
       throw new Error("the connection failed");
     }
-    this.#writable = left;
+    this.canWrite = left;
     return left;
   }
 
   end(): void {
-    if (this.#closed || this.#ended) return;
-    this.#ended = true;
-    const socket = this.#socket;
+    if (this.flags & (CLOSED | ENDED)) return;
+    this.flags |= ENDED;
+    const socket = this.socket;
     if (!socket) return;
     // Take what was received, so that closing does not reset the connection (lwIP answers a
     // close with unread data by RST) and so that the runtime can still read it.
     let rest: ArrayBuffer | undefined;
     try {
-      rest = this.#available > 0 || !this.#finished ? socket.read() : undefined;
+      rest = this.available > 0 || !(this.flags & FINISHED) ? socket.read() : undefined;
     } catch {
       rest = undefined;
     }
-    this.#available = 0;
-    if (rest && rest.byteLength > 0) this.#held = new Uint8Array(rest);
-    this.#socket = undefined;
+    this.available = 0;
+    if (rest && rest.byteLength > 0) this.held = new Uint8Array(rest);
+    this.socket = undefined;
     try {
       socket.close();
     } catch {
       /* already closed */
     }
-    if (!this.#held) this.#deliverEndSoon();
+    if (!this.held) this.deliverEndSoon();
     else
-      this.#defer(() => {
+      this.defer(() => {
         // A reader may be waiting for bytes the platform had not announced yet.
-        if (!this.#closed && this.#held) this.#cb.onReadable?.call(this.#cb.target, this.#held.length);
+        if (!(this.flags & CLOSED) && this.held) this.cb.onReadable?.call(this.cb.target, this.held.length);
       });
   }
 
   close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    this.#held = undefined;
-    const socket = this.#socket;
-    this.#socket = undefined;
+    if (this.flags & CLOSED) return;
+    this.flags |= CLOSED;
+    this.held = undefined;
+    const socket = this.socket;
+    this.socket = undefined;
     if (socket)
       try {
         socket.close();
@@ -201,58 +228,81 @@ export class ModdableTCP implements TCP {
   }
 
   get remote(): Endpoint | undefined {
-    return this.#remote;
+    return this.remoteEnd;
   }
 
   get local(): Endpoint | undefined {
-    return this.#local;
+    return this.localEnd;
+  }
+
+  /**
+   * Hands the connection to a new owner (the TLS layer): from now on only `callbacks` are called.
+   * Unread bytes stay in the platform socket. Throws if it was handed over, ended or closed.
+   */
+  takeOver(callbacks: TCPCallbacks): void {
+    if (this.flags & (TAKEN | CLOSED | ENDED)) throw new Error("this TCP socket cannot be handed over (taken, ended or closed)");
+    this.flags |= TAKEN;
+    this.cb = callbacks;
+  }
+
+  /** The free send buffer last reported. */
+  get writableCount(): number {
+    return this.flags & CONNECTED && !(this.flags & (WRITE_DEAD | ENDED | CLOSED)) ? this.canWrite : 0;
+  }
+
+  /** Unread bytes in the platform socket. */
+  get readableCount(): number {
+    return this.held ? this.held.length : this.available;
   }
 
   // ---------------------------------------------------------------- platform callbacks
 
-  #onReadable = (count: number): void => {
-    if (this.#closed || this.#ended) return;
-    this.#available = count;
-    this.#cb.onReadable?.call(this.#cb.target, count);
-  };
+  /** @internal onReadable from the platform. */
+  readable(count: number): void {
+    if (this.flags & (CLOSED | ENDED)) return;
+    this.available = count;
+    this.cb.onReadable?.call(this.cb.target, count);
+  }
 
-  #onWritable = (count: number): void => {
-    if (this.#closed || this.#ended) return;
-    this.#writable = count;
-    if (!this.#connected) this.#connected = true;
-    if (this.#remote === undefined) this.#readRemote();
-    this.#cb.onWritable?.call(this.#cb.target, count);
-  };
+  /** @internal onWritable from the platform. */
+  writable(count: number): void {
+    if (this.flags & (CLOSED | ENDED)) return;
+    this.canWrite = count;
+    this.flags |= CONNECTED;
+    if (this.remoteEnd === undefined) this.readRemote();
+    this.cb.onWritable?.call(this.cb.target, count);
+  }
 
-  #onError = (): void => {
-    if (this.#closed || this.#ended || this.#finished) return;
-    this.#finished = true;
-    this.#writeDead = true;
-    this.#available = 0;
-    if (!this.#connected) {
-      this.#socket = undefined;
-      this.#cb.onError?.call(this.#cb.target, "error"); // lwIP does not say whether it was refused, unreachable or timed out
+  /** @internal onError from the platform. */
+  failed(): void {
+    const f = this.flags;
+    if (f & (CLOSED | ENDED | FINISHED)) return;
+    this.flags = f | FINISHED | WRITE_DEAD;
+    this.available = 0;
+    if (!(f & CONNECTED)) {
+      this.socket = undefined;
+      this.cb.onError?.call(this.cb.target, "error"); // lwIP does not say whether it was refused, unreachable or timed out
       return;
     }
-    this.#cb.onEnd?.call(this.#cb.target);
-  };
+    this.cb.onEnd?.call(this.cb.target);
+  }
 
-  #readRemote(): void {
-    const s = this.#socket;
+  private readRemote(): void {
+    const s = this.socket;
     if (!s) return;
     try {
-      this.#remote = { address: String(s.remoteAddress), port: Number(s.remotePort) };
+      this.remoteEnd = { address: String(s.remoteAddress), port: Number(s.remotePort) };
     } catch {
       /* keep what we had */
     }
   }
 
   /** After end(): end-of-stream once the held bytes were read (from a timer, never synchronously). */
-  #deliverEndSoon(): void {
-    if (this.#finished) return;
-    this.#finished = true;
-    this.#defer(() => {
-      if (!this.#closed) this.#cb.onEnd?.call(this.#cb.target);
+  private deliverEndSoon(): void {
+    if (this.flags & FINISHED) return;
+    this.flags |= FINISHED;
+    this.defer(() => {
+      if (!(this.flags & CLOSED)) this.cb.onEnd?.call(this.cb.target);
     });
   }
 }

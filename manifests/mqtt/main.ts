@@ -7,21 +7,22 @@
 import config from "mc/config";
 import { deviceRuntime } from "cosock/hosts/moddable/device";
 import { decodeUtf8 } from "cosock/src/index";
-import { MqttClient } from "cosock/modules/mqtt/index";
+import { MqttClient, tlsTransport } from "cosock/modules/mqtt/index";
 
 const settings = config as Record<string, unknown>;
 const host = String(settings["mqtt.host"] ?? "test.mosquitto.org");
-const port = Number(settings["mqtt.port"] ?? 1883);
+const secure = settings["mqtt.tls"] === true || settings["mqtt.tls"] === "true";
+const port = Number(settings["mqtt.port"] ?? (secure ? 8883 : 1883)); // the transports' default ports
 const topic = String(settings["mqtt.topic"] ?? "cosock/device");
 const rt = deviceRuntime();
 
-const client = new MqttClient(rt, { host, port, protocolVersion: 5, keepalive: 30 });
+const client = new MqttClient(rt, secure ? { host, port, protocolVersion: 5, keepalive: 30, transport: tlsTransport() } : { host, port, protocolVersion: 5, keepalive: 30 });
 client.on("message", (m) => trace(`received ${m.topic} (QoS ${m.qos}): ${decodeUtf8(m.payload)}\n`));
 client.on("disconnect", (d) => trace(`connection lost: ${d.error.message}\n`));
 
 async function main(): Promise<void> {
   await client.connect();
-  trace(`connected to ${host}:${port}\n`);
+  trace(`connected to ${host}:${port}${secure ? " over TLS" : ""}\n`);
   await client.subscribe(`${topic}/#`, { qos: 2 });
   for (const qos of [0, 1, 2] as const) await client.publish(`${topic}/qos${qos}`, `hello at QoS ${qos}`, { qos });
 }

@@ -5,7 +5,9 @@
  * host depends on it:
  *
  * - Callbacks are delivered later (one coalesced delivery per socket, like modMessagePostToMachine):
- *   onReadable(total unread) first, then onWritable(free send buffer) or onError().
+ *   onReadable(total unread) first, then onWritable(free send buffer) or onError(). They are called
+ *   with `this` = the socket, whose `target` property is the `target` option (ECMA-419; lwIP's
+ *   tcp.c stores it on the instance).
  * - `write` throws "would block" when the bytes exceed the free send buffer (tcp_sndbuf), and
  *   sends nothing; "not ready" before connected and after the peer's FIN or a reset was delivered;
  *   it returns undefined (sending nothing) once the connection is gone but not yet reported.
@@ -30,6 +32,7 @@
 import * as net from "node:net";
 import * as dgram from "node:dgram";
 import { performance } from "node:perf_hooks";
+import { emulatedTLS, type TLSEmulationOptions } from "./ecma419-tls.js";
 import type {
   ModdablePlatform,
   PlatformBytes,
@@ -55,6 +58,8 @@ export interface EmulationOptions {
   names?: Record<string, string>;
   /** Milliseconds before `Time.ticks` wraps at 2^32, at start. Default 3000. */
   tickOffset?: number;
+  /** Moddable's TLS socket (ecma419-tls.ts); false: none (the host then has no TLS). */
+  tls?: TLSEmulationOptions | false;
 }
 
 export interface Emulation extends ModdablePlatform {
@@ -110,6 +115,8 @@ export function ecma419(options: EmulationOptions = {}): Emulation {
     #triggered = 0;
     #callbacks: PlatformTCPOptions | undefined;
     #remote: { address: string; port: number } | undefined;
+    /** The `target` option, as Moddable stores it: a property of the instance. */
+    target: unknown;
 
     constructor(options?: PlatformTCPOptions, accepted?: net.Socket) {
       if (accepted) {
@@ -120,6 +127,7 @@ export function ecma419(options: EmulationOptions = {}): Emulation {
       }
       if (!options) throw new Error("no options");
       this.#callbacks = options;
+      if ("target" in options) this.target = options.target;
       if ("from" in options) {
         const from = options.from as EmuTCP;
         from.#handOver(this);
@@ -274,13 +282,13 @@ export function ecma419(options: EmulationOptions = {}): Emulation {
         this.#ready = false;
       }
       if (t & READABLE && this.#unread > 0) {
-        cb.onReadable?.(this.#unread);
+        cb.onReadable?.call(this, this.#unread);
         if (this.#closed) return;
       }
       if (this.#unread > 0 && this.#error) return; // the error waits for the unread bytes
       if (!this.#error) {
-        if (t & WRITABLE && this.#ready) cb.onWritable?.(sendBuffer - this.#unacked);
-      } else cb.onError?.();
+        if (t & WRITABLE && this.#ready) cb.onWritable?.call(this, sendBuffer - this.#unacked);
+      } else cb.onError?.call(this);
     };
 
     #onData = (chunk: Buffer): void => {
@@ -439,6 +447,7 @@ export function ecma419(options: EmulationOptions = {}): Emulation {
     listener: (o) => new EmuListener(o),
     udp: (o) => new EmuUDP(o),
     resolver: (servers) => new EmuResolver(servers),
+    tls: options.tls === false ? undefined : emulatedTLS(violations, options.tls),
     Timer: {
       set: (callback, ms = 0) => setTimeout(callback, ms),
       clear: (timer) => clearTimeout(timer as NodeJS.Timeout),

@@ -75,9 +75,39 @@ function scenarioSource(name: string, steps: number[]): string {
   return `import { run } from ${spec("tools/xs/memory-scenarios.ts")};\nawait run(${JSON.stringify(name)}, ${JSON.stringify(steps)});\n`;
 }
 
+/**
+ * `--moddable-tcp`: hosts/moddable's TCP wrapper per connection over a stub platform
+ * (tools/xs/memory-moddable.ts), the stub's own cost subtracted.
+ */
+async function moddableTcp(steps: number[]): Promise<void> {
+  const files: Record<string, string> = {};
+  for (const s of ["stub", "wrapper"])
+    files[s] = await bundle(
+      `import { run } from ${spec("tools/xs/memory-moddable.ts")};\nrun(${JSON.stringify(s)}, ${JSON.stringify(steps)});\n`,
+      join(BUNDLES, `memory-moddable-${s}.mjs`),
+    );
+  console.log(`hosts/moddable TCP wrapper, ${steps.join(", ")} connections; bytes per connection (slots + chunks).`);
+  for (const [variant, title] of [["report32", "32-bit (ESP32-like)"], ["report", "64-bit"]] as [Variant, string][]) {
+    let xsnap: string;
+    try {
+      xsnap = ensureXsnap(variant, () => undefined);
+    } catch (e) {
+      console.log(`${title}: not measured (${(e as Error).message.split("\n")[0]})`);
+      continue;
+    }
+    const stub = slope(run(xsnap, files.stub!));
+    const wrapper = slope(run(xsnap, files.wrapper!));
+    console.log(
+      `${title}, ${xsVersion(xsnap)}: stub ${stub.total.toFixed(0)}, stub + wrapper ${wrapper.total.toFixed(0)}; ` +
+        `wrapper ${(wrapper.slots - stub.slots).toFixed(0)} slots + ${(wrapper.chunks - stub.chunks).toFixed(0)} chunks = ${(wrapper.total - stub.total).toFixed(0)} bytes`,
+    );
+  }
+}
+
 async function main(): Promise<void> {
   const at = process.argv.indexOf("--steps");
   const steps = at > 0 ? process.argv[at + 1]!.split(",").map(Number) : [8, 16, 32];
+  if (process.argv.includes("--moddable-tcp")) return moddableTcp(steps);
   const scenarios = ["empty", "load", "sim", "accepted", "server", "client"];
   const files: Record<string, string> = {};
   for (const s of scenarios) files[s] = await bundle(scenarioSource(s, steps), join(BUNDLES, `memory-${s}.mjs`));
