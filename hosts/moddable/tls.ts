@@ -47,10 +47,13 @@ const EMPTY = new Uint8Array(0);
 
 type Settings = PlatformTLSOptions["secure"];
 
-/** One platform `secure` object per options object (a listener would share one; clients do too). */
-const prepared = new WeakMap<TLSSecureOptions, Settings>();
+/**
+ * One platform `secure` object per options object (a listener would share one; clients do too).
+ * The cache belongs to the host, not the module: preloaded modules are frozen on the device.
+ */
+type Prepared = WeakMap<TLSSecureOptions, Settings>;
 
-function settingsOf(s: TLSSecureOptions): Settings {
+function settingsOf(prepared: Prepared, s: TLSSecureOptions): Settings {
   let out = prepared.get(s);
   if (out) return out;
   if (s.role === "server")
@@ -76,9 +79,10 @@ function settingsOf(s: TLSSecureOptions): Settings {
 }
 
 export function moddableTLS(factory: PlatformTLSFactory, defer: (fn: () => void) => void): HostTLS {
+  const prepared: Prepared = new WeakMap();
   return {
-    prepare: (secure) => void settingsOf(secure),
-    wrap: (options) => new ModdableTLS(factory, options, defer),
+    prepare: (secure) => void settingsOf(prepared, secure),
+    wrap: (options) => new ModdableTLS(factory, options, defer, settingsOf(prepared, options.secure)),
   };
 }
 
@@ -319,10 +323,10 @@ export class ModdableTLS implements TLS {
   private held: Uint8Array | undefined = undefined;
   private secured: TLSSession | undefined = undefined;
 
-  constructor(factory: PlatformTLSFactory, options: TLSWrapOptions, defer: (fn: () => void) => void) {
+  /** `settings`: from `settingsOf`, which throws for a server before anything is taken. */
+  constructor(factory: PlatformTLSFactory, options: TLSWrapOptions, defer: (fn: () => void) => void, settings: Settings) {
     const from = options.from;
     if (!(from instanceof ModdableTCP)) throw new Error("not a TCP socket of this host");
-    const settings = settingsOf(options.secure); // throws for a server, before taking anything
     this.cb = options;
     this.secure = options.secure;
     this.defer = defer;

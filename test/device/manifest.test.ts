@@ -3,7 +3,7 @@
  * imports on a microcontroller (test/device/mc-modules.ts), and the device defaults in the
  * library manifest's `config` are the ones hosts/moddable/defaults.ts applies.
  */
-import { readdirSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { deviceHttpDefaults, deviceOptions, deviceRuntimeDefaults, deviceWsDefaults } from "../../hosts/moddable/defaults.js";
 import { defaults } from "../../src/options.js";
@@ -47,6 +47,27 @@ describe("device manifests", () => {
     // every numeric runtime option has a device value
     const numeric = Object.entries(defaults).filter(([, v]) => typeof v === "number").map(([k]) => k);
     expect(Object.keys(deviceRuntimeDefaults).sort()).toEqual(numeric.sort());
+  });
+
+  it("preloaded modules keep no module-level mutable state (the device freezes them into flash)", () => {
+    const modules = modulesOf(join(ROOT, "manifest.json"));
+    const preload = readManifest(join(ROOT, "manifest.json")).preload ?? [];
+    const preloaded = [...modules.entries()].filter(([name]) =>
+      preload.some((p) => (p.endsWith("*") ? name.startsWith(p.slice(0, -1)) : name === p)),
+    );
+    expect(preloaded.length).toBeGreaterThan(20);
+    const offenders: string[] = [];
+    for (const [name, file] of preloaded) {
+      if (!file.endsWith(".ts")) continue;
+      readFileSync(file, "utf8")
+        .split("\n")
+        .forEach((line, i) => {
+          // a top-level `let`/`var`, or a top-level collection made to be filled in
+          if (/^(export )?(let|var) /.test(line) || /^(export )?const \w+(: [^=]+)? = new (Weak)?(Map|Set)\b/.test(line))
+            offenders.push(`${name}:${i + 1}: ${line.trim()}`);
+        });
+    }
+    expect(offenders).toEqual([]);
   });
 
   it("config overrides: numbers from the manifest, strings from the mcconfig command line", () => {
