@@ -3,8 +3,8 @@
  * imports on a microcontroller (test/device/mc-modules.ts), and the device defaults in the
  * library manifest's `config` are the ones hosts/moddable/defaults.ts applies.
  */
-import { readdirSync } from "node:fs";
-import { join } from "node:path";
+import { readdirSync, readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { deviceHttpDefaults, deviceOptions, deviceRuntimeDefaults, deviceWsDefaults } from "../../hosts/moddable/defaults.js";
 import { defaults } from "../../src/options.js";
 import { modulesOf, readManifest, ROOT, unresolvedImports, xsResolve } from "./mc-modules.js";
@@ -24,6 +24,20 @@ describe("device manifests", () => {
     const modules = modulesOf(path);
     expect(modules.has("main")).toBe(true);
     expect(unresolvedImports(modules)).toEqual([]);
+  });
+
+  it.each(apps.map((p) => [p.slice(ROOT.length + 1), p]))("%s: main.ts reads only config keys the manifest sets, with the same defaults", (_name, path) => {
+    const config = readManifest(path).config ?? {};
+    const source = readFileSync(join(dirname(path), "main.ts"), "utf8");
+    const read = [...source.matchAll(/\["([a-z]+\.[a-zA-Z.]+)"\]\s*\?\?\s*("[^"]*"|\d+)/g)].map((m) => [m[1], JSON.parse(m[2]!)]);
+    expect(read.length).toBeGreaterThan(0);
+    for (const [key, fallback] of read) expect({ key, value: config[key as string] }).toEqual({ key, value: fallback });
+  });
+
+  it("the WebSocket client app: the client, its handshake and the device host are on the device", () => {
+    const modules = modulesOf(join(ROOT, "manifests/wsclient/manifest.json"));
+    for (const m of ["cosock/examples/ws-client", "cosock/src/websocket/handshake", "cosock/src/websocket/connection", "cosock/src/http/client", "cosock/hosts/moddable/device"])
+      expect({ module: m, mapped: modules.has(m) }).toEqual({ module: m, mapped: true });
   });
 
   it("the library manifest maps the runtime and the device host, and preloads only modules it maps", () => {
