@@ -26,7 +26,8 @@ describe("device manifests", () => {
     expect(unresolvedImports(modules)).toEqual([]);
   });
 
-  it.each(apps.map((p) => [p.slice(ROOT.length + 1), p]))("%s: main.ts reads only config keys the manifest sets, with the same defaults", (_name, path) => {
+  const named = apps.map((p) => [p.slice(ROOT.length + 1), p]);
+  it.each(named)("%s: each config key main.ts reads falls back to the value the manifest sets", (_name, path) => {
     const config = readManifest(path).config ?? {};
     const source = readFileSync(join(dirname(path), "main.ts"), "utf8");
     const read = [...source.matchAll(/\["([a-z]+\.[a-zA-Z.]+)"\]\s*\?\?\s*("[^"]*"|\d+)/g)].map((m) => [m[1], JSON.parse(m[2]!)]);
@@ -36,8 +37,14 @@ describe("device manifests", () => {
 
   it("the WebSocket client app: the client, its handshake and the device host are on the device", () => {
     const modules = modulesOf(join(ROOT, "manifests/wsclient/manifest.json"));
-    for (const m of ["cosock/examples/ws-client", "cosock/src/websocket/handshake", "cosock/src/websocket/connection", "cosock/src/http/client", "cosock/hosts/moddable/device"])
-      expect({ module: m, mapped: modules.has(m) }).toEqual({ module: m, mapped: true });
+    const needed = [
+      "cosock/examples/ws-client",
+      "cosock/src/websocket/handshake",
+      "cosock/src/websocket/connection",
+      "cosock/src/http/client",
+      "cosock/hosts/moddable/device",
+    ];
+    for (const m of needed) expect({ module: m, mapped: modules.has(m) }).toEqual({ module: m, mapped: true });
   });
 
   it("the library manifest maps the runtime and the device host, and preloads only modules it maps", () => {

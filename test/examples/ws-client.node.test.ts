@@ -124,7 +124,8 @@ describe.each(HOSTS)("the WebSocket client app on the %s", (_name, make) => {
     const a = start(p.url);
     await until(rt, () => a.received >= 4, 5000, "four echoes");
     expect(lines[0]).toBe(`connected to ${p.url}`);
-    expect(lines.filter((l) => l.startsWith("received: ")).slice(0, 4)).toEqual([1, 2, 3, 4].map((n) => `received: hello ${n} from cosock`));
+    const received = lines.filter((l) => l.startsWith("received: ")).slice(0, 4);
+    expect(received).toEqual([1, 2, 3, 4].map((n) => `received: hello ${n} from cosock`));
     expect(p.conns).toHaveLength(1);
     expect(p.conns[0]!.messages.slice(0, 4)).toEqual([1, 2, 3, 4].map((n) => `hello ${n} from cosock`));
     await a.stop();
