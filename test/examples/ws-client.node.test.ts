@@ -143,8 +143,8 @@ describe.each(HOSTS)("the WebSocket client app on the %s", (_name, make) => {
     const t0 = rt.host.now();
     await until(rt, () => a.received >= 4, 5000, "three more echoes");
     const took = rt.host.now() - t0;
-    expect(took).toBeGreaterThanOrEqual(3 * 150 - 20);
-    expect(took).toBeLessThan(3 * 150 + 1000);
+    expect(took).toBeGreaterThanOrEqual(3 * 150 - 100); // unpaced, the four would come within milliseconds
+    expect(took).toBeLessThan(3 * 150 + 2000);
     expect(a.sent).toBeLessThanOrEqual(a.received + 1);
   });
 
@@ -158,10 +158,13 @@ describe.each(HOSTS)("the WebSocket client app on the %s", (_name, make) => {
     expect(lines).toContain("closed by the server (4000 bye)");
     expect(lines).toContain("reconnecting in 100 ms");
     expect(a.connections).toBeGreaterThanOrEqual(2);
-    expect(p.conns[0]!.messages).toEqual(["hello 1 from cosock", "hello 2 from cosock"]);
-    expect(p.conns[1]!.messages.slice(0, 2)).toEqual(["hello 3 from cosock", "hello 4 from cosock"]);
+    expect(p.conns[0]!.messages.slice(0, 2)).toEqual(["hello 1 from cosock", "hello 2 from cosock"]);
+    // the count goes on over connections (one sent as the close frame came in may be lost)
+    const n = Number(/^hello (\d+) from cosock$/.exec(p.conns[1]!.messages[0]!)?.[1]);
+    expect(n).toBeGreaterThanOrEqual(3);
+    expect(p.conns[1]!.messages[1]).toBe(`hello ${n + 1} from cosock`);
     expect(p.conns[0]!.closeCode).toBe(4000); // our answer echoed the server's code
-    expect(lines).toContain("received: hello 3 from cosock");
+    await until(rt, () => lines.includes(`received: hello ${n} from cosock`), 5000, "the echo on the second connection");
   });
 
   it("reconnects after the server drops the TCP connection without a close frame", async () => {
@@ -172,7 +175,10 @@ describe.each(HOSTS)("the WebSocket client app on the %s", (_name, make) => {
     await until(rt, () => p.conns.length >= 2 && a.received >= 2, 5000, "a second connection and its echo");
     expect(lines.some((l) => /^connection lost: .*websocket 1006/.test(l))).toBe(true);
     expect(lines.filter((l) => l.startsWith("connected to "))).toHaveLength(2);
-    expect(p.conns[1]!.messages[0]).toBe(`hello ${p.conns[0]!.messages.length + 1} from cosock`);
+    // the count goes on over connections (a message written just before the drop was noticed is lost)
+    const n = Number(/^hello (\d+) from cosock$/.exec(p.conns[1]!.messages[0]!)?.[1]);
+    expect(n).toBeGreaterThan(p.conns[0]!.messages.length);
+    expect(n).toBeLessThanOrEqual(a.sent);
   });
 
   it("keeps trying while nothing listens, and connects once the server is there", async () => {
