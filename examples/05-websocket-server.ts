@@ -31,3 +31,26 @@ export function wsEchoHandler(options: UpgradeOptions = {}): Handler {
 export function example5(rt: Runtime, port = 0, options: UpgradeOptions & { intf?: string; tls?: TLSServerOptions } = {}): Promise<HttpServer> {
   return HttpServer.listen(rt, wsEchoHandler(options), { port, intf: options.intf ?? "127.0.0.1", tls: options.tls });
 }
+
+// run directly on the desktop (the peer of the device's WebSocket client, manifests/wsclient):
+//   npx tsx examples/05-websocket-server.ts [--port 8080] [--intf 0.0.0.0]
+const g = globalThis as { process?: { argv: string[]; once(s: string, f: () => void): void } };
+if (g.process?.argv[1]?.endsWith("05-websocket-server.ts")) {
+  const argv = g.process.argv;
+  const arg = (name: string, fallback: string) => {
+    const i = argv.indexOf(`--${name}`);
+    return i > 0 && i + 1 < argv.length ? argv[i + 1] : fallback;
+  };
+  void (async () => {
+    const { Runtime } = await import("../src/index.js");
+    const { nodeHost } = await import("../hosts/node/index.js");
+    const rt = new Runtime(nodeHost());
+    const intf = arg("intf", "0.0.0.0");
+    const server = await example5(rt, Number(arg("port", "8080")), { intf });
+    console.log(`WebSocket echo (example 5) on ws://${intf}:${server.port}/ws (Ctrl-C stops)`);
+    g.process!.once("SIGINT", () => {
+      server.close();
+      rt.shutdown();
+    });
+  })();
+}

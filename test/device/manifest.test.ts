@@ -4,7 +4,7 @@
  * library manifest's `config` are the ones hosts/moddable/defaults.ts applies.
  */
 import { readdirSync, readFileSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { deviceHttpDefaults, deviceOptions, deviceRuntimeDefaults, deviceWsDefaults } from "../../hosts/moddable/defaults.js";
 import { defaults } from "../../src/options.js";
 import { modulesOf, readManifest, ROOT, unresolvedImports, xsResolve } from "./mc-modules.js";
@@ -24,6 +24,27 @@ describe("device manifests", () => {
     const modules = modulesOf(path);
     expect(modules.has("main")).toBe(true);
     expect(unresolvedImports(modules)).toEqual([]);
+  });
+
+  const named = apps.map((p) => [p.slice(ROOT.length + 1), p]);
+  it.each(named)("%s: each config key main.ts reads falls back to the value the manifest sets", (_name, path) => {
+    const config = readManifest(path).config ?? {};
+    const source = readFileSync(join(dirname(path), "main.ts"), "utf8");
+    const read = [...source.matchAll(/\["([a-z]+\.[a-zA-Z.]+)"\]\s*\?\?\s*("[^"]*"|\d+)/g)].map((m) => [m[1], JSON.parse(m[2]!)]);
+    expect(read.length).toBeGreaterThan(0);
+    for (const [key, fallback] of read) expect({ key, value: config[key as string] }).toEqual({ key, value: fallback });
+  });
+
+  it("the WebSocket client app: the client, its handshake and the device host are on the device", () => {
+    const modules = modulesOf(join(ROOT, "manifests/wsclient/manifest.json"));
+    const needed = [
+      "cosock/examples/ws-client",
+      "cosock/src/websocket/handshake",
+      "cosock/src/websocket/connection",
+      "cosock/src/http/client",
+      "cosock/hosts/moddable/device",
+    ];
+    for (const m of needed) expect({ module: m, mapped: modules.has(m) }).toEqual({ module: m, mapped: true });
   });
 
   it("the library manifest maps the runtime and the device host, and preloads only modules it maps", () => {

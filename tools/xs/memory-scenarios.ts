@@ -13,12 +13,31 @@
  *             the server end a bare sim socket.
  * - "load" / "empty": the device runtime's modules (src + hosts/moddable) loaded, or nothing.
  * The runtime's cost per connection is the scenario's slope minus the "sim" slope.
+ *
+ * WebSocket scenarios (the device's WebSocket limits, hosts/moddable/defaults.ts). Their bare ends
+ * do the opening handshake themselves: the bare client writes a fixed upgrade request once
+ * connected and reads (and drops) the answer; the bare server reads the request and answers 101
+ * with the right Sec-WebSocket-Accept. The runtime's cost is the slope minus the "simws" slope.
+ * - "simws":  both ends bare, doing the handshake: the platform's cost, same traffic.
+ * - "wsobject": the server end is our HTTP server (src/http/server.ts) whose handler turned the
+ *             request into a server WebSocket with req2sock and keeps it, with no coroutine.
+ * - "wsserver": the same with example 5's handler: the WebSocket's cosocket waits in
+ *             readMessage() (the idle server WebSocket); the client end is the bare client.
+ * - "wsclient": the client end is a runtime WebSocket (wsConnect) whose cosocket waits in
+ *             readMessage(); the server end is the bare server.
  * ES2022 only: it runs under XS.
  */
 import { Runtime, type Socket } from "../../src/index.js";
 import { SimNetwork, type SimHost } from "../../hosts/sim/index.js";
+import type { TCP } from "../../src/host.js";
 import { example9 } from "../../examples/09-cosocket-echo.js";
 import { listen } from "../../examples/accept-loop.js";
+import { HttpServer } from "../../src/http/server.js";
+import { acceptKey, req2sock, wsConnect } from "../../src/websocket/handshake.js";
+import { WebSocket } from "../../src/websocket/connection.js";
+import { echoCosocket, wsEchoHandler } from "../../examples/05-websocket-server.js";
+import { deviceWsDefaults } from "../../hosts/moddable/defaults.js";
+import { decodeUtf8, encodeUtf8 } from "../../src/utf8.js";
 
 declare const gc: () => void;
 declare const print: (line: string) => void;
@@ -66,6 +85,65 @@ function rawConnect(host: SimHost): void {
   keep.push(host.tcp({ address: SERVER, port: PORT }));
 }
 
+/** The bare client's upgrade request (one for every connection: the server checks only its form). */
+const UPGRADE = encodeUtf8(
+  `GET /ws HTTP/1.1\r\nHost: ${SERVER}:${PORT}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+    "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+);
+
+/** Bare clients whose handshake was answered with 101 (a check that the scenario is what it says). */
+let switched = 0;
+
+/** A bare client that performs the WebSocket handshake by writing the request bytes itself. */
+function rawWsConnect(host: SimHost): void {
+  let sent = false;
+  const sock: TCP = host.tcp({
+    address: SERVER,
+    port: PORT,
+    onWritable: () => {
+      if (sent) return;
+      sent = true;
+      sock.write(UPGRADE);
+    },
+    onReadable: () => {
+      // the 101 response: read and dropped
+      for (let d; (d = sock.read()); ) if (decodeUtf8(d.subarray(0, 12)) === "HTTP/1.1 101") switched++;
+    },
+  });
+  keep.push(sock);
+}
+
+/** A bare server that answers each upgrade request with 101 and the right Sec-WebSocket-Accept. */
+function rawWsListener(host: SimHost): void {
+  const listener = host.listener({
+    port: PORT,
+    onReadable: () => {
+      for (let p; (p = listener.read()); ) {
+        let head = "";
+        const sock: TCP = host.tcp({
+          from: p,
+          onReadable: () => {
+            for (let d; (d = sock.read()); ) head += decodeUtf8(d);
+            if (!head.includes("\r\n\r\n")) return;
+            const key = /sec-websocket-key: *(\S+)/i.exec(head)?.[1] ?? "";
+            head = "";
+            sock.write(
+              encodeUtf8(
+                "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+                  `Sec-WebSocket-Accept: ${acceptKey(key)}\r\n\r\n`,
+              ),
+            );
+          },
+        });
+        keep.push(sock);
+      }
+    },
+  });
+  keep.push(listener);
+}
+
+const WS_LIMITS = { maxFrame: deviceWsDefaults.maxFrame, maxMessage: deviceWsDefaults.maxMessage };
+
 export async function run(scenario: string, steps: number[]): Promise<void> {
   if (scenario === "empty" || scenario === "load") {
     measure(scenario, 0);
@@ -76,24 +154,44 @@ export async function run(scenario: string, steps: number[]): Promise<void> {
   const serverHost = net.host(SERVER);
   const clientHost = net.host(CLIENT);
   let clientRt: Runtime | undefined;
-  if (scenario === "server") {
+  let serverRt: Runtime | undefined;
+  const ws = scenario === "simws" || scenario.startsWith("ws");
+  if (scenario === "wsserver") {
+    const rt = (serverRt = new Runtime(serverHost));
+    keep.push(rt, await HttpServer.listen(rt, wsEchoHandler(WS_LIMITS), { port: PORT, intf: SERVER }));
+  } else if (scenario === "wsobject") {
+    const rt = (serverRt = new Runtime(serverHost));
+    const handler = async (req: Parameters<typeof req2sock>[0], res: Parameters<typeof req2sock>[1]) => {
+      keep.push(await req2sock(req, res, WS_LIMITS));
+    };
+    keep.push(rt, await HttpServer.listen(rt, handler, { port: PORT, intf: SERVER }));
+  } else if (ws) rawWsListener(serverHost);
+  else if (scenario === "server") {
     const rt = new Runtime(serverHost);
     keep.push(rt, await example9(rt, PORT, SERVER));
   } else if (scenario === "accepted") {
     const rt = new Runtime(serverHost);
     keep.push(rt, await listen(rt, PORT, (s) => keep.push(s), SERVER));
   } else rawListener(serverHost);
-  if (scenario === "client") clientRt = new Runtime(clientHost);
+  if (scenario === "client" || scenario === "wsclient") clientRt = new Runtime(clientHost);
   await settle(net);
   let made = 0;
   for (const target of steps) {
     while (made < target) {
-      if (clientRt) {
+      if (clientRt && scenario === "wsclient") {
+        const w: WebSocket = await wsConnect(clientRt, `ws://${SERVER}:${PORT}/ws`, WS_LIMITS);
+        w.event(echoCosocket, "s");
+        keep.push(w);
+      } else if (ws) rawWsConnect(clientHost);
+      else if (clientRt) {
         keep.push((await clientRt.connect(SERVER, PORT)).event(readUntilEnd, "s"));
       } else rawConnect(clientHost);
       made++;
     }
     await settle(net);
+    if (ws && scenario !== "wsclient" && switched !== made) throw new Error(`${scenario}: ${switched} of ${made} handshakes answered 101`);
+    const rt = serverRt ?? (scenario === "wsclient" ? clientRt : undefined);
+    if (rt && rt.stat().activeCons !== made) throw new Error(`${scenario}: ${rt.stat().activeCons} of ${made} WebSockets open`);
     measure(scenario, made);
   }
   print("@@done");

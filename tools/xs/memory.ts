@@ -9,6 +9,11 @@
  * connections with bare simulator sockets at both ends, is the runtime's own cost per connection:
  * the simulator's sockets (the "platform socket") are subtracted out.
  *
+ * The WebSocket rows are measured the same way against their own platform baseline ("simws":
+ * bare simulator sockets at both ends that perform the opening handshake themselves), so that
+ * the per-connection figure is the runtime's WebSocket (server: our HTTP server + req2sock;
+ * client: wsConnect) with the simulator's sockets and the handshake traffic subtracted.
+ *
  * Two builds: the 64-bit xsnap (16-byte pointers make slots 32 bytes) and, when a multilib C
  * compiler is installed (apt-get install gcc-multilib), a 32-bit one whose 16-byte slots and
  * 32-bit chunk layouts are those of the ESP32's XS.
@@ -108,7 +113,7 @@ async function main(): Promise<void> {
   const at = process.argv.indexOf("--steps");
   const steps = at > 0 ? process.argv[at + 1]!.split(",").map(Number) : [8, 16, 32];
   if (process.argv.includes("--moddable-tcp")) return moddableTcp(steps);
-  const scenarios = ["empty", "load", "sim", "accepted", "server", "client"];
+  const scenarios = ["empty", "load", "sim", "accepted", "server", "client", "simws", "wsobject", "wsserver", "wsclient"];
   const files: Record<string, string> = {};
   for (const s of scenarios) files[s] = await bundle(scenarioSource(s, steps), join(BUNDLES, `memory-${s}.mjs`));
   const minified = await bundle(scenarioSource("load", steps), join(BUNDLES, "memory-load.min.mjs"), { minify: true });
@@ -135,15 +140,29 @@ async function main(): Promise<void> {
     const server = slope(r.server!);
     const client = slope(r.client!);
     const fmt = (x: number) => x.toFixed(0).padStart(6);
+    const row = (label: string, h: Heap & { total?: number }) =>
+      console.log(`  ${label.padEnd(50)} ${fmt(h.slots)}  ${fmt(h.chunks)}  ${fmt(h.slots + h.chunks)}`);
+    const minus = (a: Heap, b: Heap): Heap => ({ slots: a.slots - b.slots, chunks: a.chunks - b.chunks });
     console.log(`\n${title}, ${version}`);
-    console.log(`  scenario                                   slots  chunks   total`);
-    console.log(`  sim sockets only, both ends               ${fmt(sim.slots)}  ${fmt(sim.chunks)}  ${fmt(sim.total)}`);
-    console.log(`  + accepted Socket, no coroutine           ${fmt(accepted.slots)}  ${fmt(accepted.chunks)}  ${fmt(accepted.total)}`);
-    console.log(`  + server cosocket (example 9, in read)    ${fmt(server.slots)}  ${fmt(server.chunks)}  ${fmt(server.total)}`);
-    console.log(`  + client cosocket (connect, in read)      ${fmt(client.slots)}  ${fmt(client.chunks)}  ${fmt(client.total)}`);
-    console.log(`  runtime per accepted Socket (no coroutine) ${fmt(accepted.slots - sim.slots)} ${fmt(accepted.chunks - sim.chunks)}  ${fmt(accepted.total - sim.total)}`);
-    console.log(`  runtime per idle server cosocket          ${fmt(server.slots - sim.slots)}  ${fmt(server.chunks - sim.chunks)}  ${fmt(server.total - sim.total)}`);
-    console.log(`  runtime per idle client cosocket          ${fmt(client.slots - sim.slots)}  ${fmt(client.chunks - sim.chunks)}  ${fmt(client.total - sim.total)}`);
+    console.log(`  ${"scenario (bytes per added connection)".padEnd(50)}  slots  chunks   total`);
+    row("sim sockets only, both ends", sim);
+    row("+ accepted Socket, no coroutine", accepted);
+    row("+ server cosocket (example 9, in read)", server);
+    row("+ client cosocket (connect, in read)", client);
+    row("runtime per accepted Socket (no coroutine)", minus(accepted, sim));
+    row("runtime per idle server cosocket", minus(server, sim));
+    row("runtime per idle client cosocket", minus(client, sim));
+    const simws = slope(r.simws!);
+    const wsobject = slope(r.wsobject!);
+    const wsserver = slope(r.wsserver!);
+    const wsclient = slope(r.wsclient!);
+    row("sim sockets only, both ends, with the handshake", simws);
+    row("+ server WebSocket (req2sock), no coroutine", wsobject);
+    row("+ server WebSocket (example 5, in readMessage)", wsserver);
+    row("+ client WebSocket (wsConnect, in readMessage)", wsclient);
+    row("runtime per server WebSocket (no coroutine)", minus(wsobject, simws));
+    row("runtime per idle server WebSocket", minus(wsserver, simws));
+    row("runtime per idle client WebSocket", minus(wsclient, simws));
     const load = r.load![0]!.heap;
     const base = r.empty![0]!.heap;
     console.log(

@@ -1,0 +1,21 @@
+/**
+ * A WebSocket client on the device (examples/ws-client.ts over `wsConnect`, with the device's
+ * WebSocket limits): connects to config "ws.url", sends a text message every "ws.interval" ms,
+ * prints what comes back, and connects again "ws.retry" ms after a close or an error.
+ * The default URL is a desktop on the LAN running example 5's echo server
+ * (`npx tsx examples/05-websocket-server.ts --port 8080`); set yours on the command line.
+ * `wss:` stops at once with `sslnotenabled`: the device host has no TLS yet.
+ *   cd manifests/wsclient && mcconfig -d -m -p esp32/<board> ssid=<ssid> password=<password> ws.url=ws://<desktop-ip>:8080/ws
+ */
+import config from "mc/config";
+import { deviceConfig, deviceRuntime } from "cosock/hosts/moddable/device";
+import { wsClientApp } from "cosock/examples/ws-client";
+
+const settings = config as Record<string, unknown>;
+const url = String(settings["ws.url"] ?? "ws://192.168.1.20:8080/ws");
+const interval = Number(settings["ws.interval"] ?? 5000);
+const retryDelay = Number(settings["ws.retry"] ?? 5000);
+const rt = deviceRuntime();
+
+const app = wsClientApp(rt, { ...deviceConfig().ws, url, interval, retryDelay }, (line) => trace(line + "\n"));
+app.done.catch((e: unknown) => trace(`cosock wsclient: ${String(e)}\n`));
