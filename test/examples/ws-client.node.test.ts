@@ -212,9 +212,9 @@ describe.each(HOSTS)("the WebSocket client app on the %s", (_name, make) => {
   });
 });
 
-describe("wss: on the device host (no TLS yet)", () => {
+describe("wss: on a device host without TLS (a platform with no embedded:io/socket/tcp/tls)", () => {
   it("fails at once with sslnotenabled and a clear line, without connecting or retrying", async () => {
-    const emu = ecma419({ sendBuffer: DEVICE_MSS });
+    const emu = ecma419({ sendBuffer: DEVICE_MSS, tls: false });
     const device = deviceOptions();
     const rt = new Runtime(moddableHost(emu), device.runtime);
     const lines: string[] = [];
