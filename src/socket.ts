@@ -113,6 +113,7 @@ interface Extra {
   pushback?: Uint8Array;
   readTimer?: () => void;
   generation?: number; // which coroutine owns the socket (detach() starts a new generation)
+  owner?: CoroutineOwner; // eventFor()'s owner, told when the coroutine ends
   listener?: HostListener;
   connecting?: Waiter<Socket>;
   acceptor?: Waiter<Socket | null>;
@@ -130,11 +131,24 @@ interface Extra {
 /** Resumes the coroutine waiting in `read()`: with bytes, null (end-of-stream) or a rejection. */
 type Resume = (value: Uint8Array | null | PromiseLike<never>) => void;
 
+/** @internal What a read ends with: bytes, end-of-stream (null) or the error a `read()` would throw. */
+export type ReadOutcome = Uint8Array | null | SocketError;
+
+/** @internal Receives the outcome of `readInto` (see there). */
+export interface ReadConsumer {
+  readDone(outcome: ReadOutcome): void;
+}
+
+/** @internal The object an `eventFor` coroutine runs for. */
+export interface CoroutineOwner {
+  coroutineEnded(): void;
+}
+
 export class Socket implements Serviced {
   readonly rt: Runtime;
   #f = 0;
   #tcp: TCP | undefined;
-  #reader: Resume | undefined;
+  #reader: Resume | ReadConsumer | undefined;
   #writable = 0;
   #wq: WriteQueue | undefined; // made by the first write that cannot go out at once; dropped when empty
   #x: Extra | undefined;
@@ -393,14 +407,24 @@ export class Socket implements Serviced {
   event(fn: Cosocket<unknown[]>, ...args: unknown[]): this {
     let mode: CoMode = "r";
     if (args[0] === "r" || args[0] === "s") mode = args.shift() as CoMode;
+    return this.eventFor(this, fn as (owner: unknown, ...args: unknown[]) => unknown, mode, args);
+  }
+
+  /**
+   * @internal `event()` on behalf of an object built on this socket (a WebSocket): runs
+   * `fn(owner, ...args)` as this socket's coroutine; when it ends, `owner.coroutineEnded()` is
+   * called (when `owner` is not the socket) instead of `close()` — it must close the socket.
+   */
+  eventFor<O>(owner: O, fn: (owner: O, ...args: unknown[]) => unknown, mode: CoMode, args: unknown[]): this {
     if (this._alive) throw new SocketError("incorrectuse", "this socket already has a coroutine");
     if (this._closed) throw new SocketError("socketclosed");
     this._mode = mode;
     this._alive = true;
+    if ((owner as unknown) !== this) this._extra().owner = owner as unknown as CoroutineOwner;
     const generation = this._generation;
     let result: unknown;
     try {
-      result = fn(this, ...args);
+      result = fn(owner, ...args);
     } catch (e) {
       this._finish(generation, e);
       return this;
@@ -417,7 +441,11 @@ export class Socket implements Serviced {
       this.rt.options.log(`cosock: coroutine failed: ${outcome.stack ?? outcome}`);
     if (generation !== this._generation) return; // the socket was handed to another owner
     this._alive = false;
-    this.close();
+    const owner = this.#x?.owner;
+    if (owner) {
+      this.#x!.owner = undefined;
+      owner.coroutineEnded();
+    } else this.close();
   }
 
   /**
@@ -426,7 +454,9 @@ export class Socket implements Serviced {
    * `req2sock` and `sock2req`.
    */
   detach(): void {
-    this._extra().generation = this._generation + 1;
+    const x = this._extra();
+    x.generation = this._generation + 1;
+    x.owner = undefined;
     this._alive = false;
     this._mode = undefined;
   }
@@ -485,18 +515,41 @@ export class Socket implements Serviced {
       });
     }
     if (this._kind === "listen") return Promise.reject(new SocketError("incorrectuse", "read on a listening socket"));
-    const data = this._take();
-    if (data) return Promise.resolve(data);
-    const err = this._readError();
-    if (err !== undefined) return err === null ? Promise.resolve(null) : Promise.reject(err);
+    const now = this._readNow();
+    if (now !== undefined) return now instanceof SocketError ? Promise.reject(now) : Promise.resolve(now);
     // A promise and its resolve function, nothing more: this is what an idle connection waits on.
     const p = new Promise<Uint8Array | null>((resolve) => (this.#reader = resolve));
+    this._readTimeout(timeout);
+    return p;
+  }
+
+  /**
+   * @internal `read()` for code built on the socket (the WebSocket), without a promise: returns
+   * the outcome at once when there is one; otherwise returns undefined and later calls
+   * `consumer.readDone(outcome)` once (never from inside this call). Errors are returned, not
+   * thrown; a `timeout` leaves the socket usable, as for `read()`.
+   */
+  readInto(consumer: ReadConsumer, timeout?: number): ReadOutcome | undefined {
+    if (this.#reader) return new SocketError("incorrectuse", "another read is waiting on this socket");
+    if (this._kind !== "tcp") return this._closed ? new SocketError("socketclosed") : new SocketError("incorrectuse", "readInto needs a connected socket");
+    const now = this._readNow();
+    if (now !== undefined) return now;
+    this.#reader = consumer;
+    this._readTimeout(timeout);
+    return undefined;
+  }
+
+  /** What a read gets without waiting: bytes, null (end-of-stream), an error, or undefined (wait). */
+  private _readNow(): ReadOutcome | undefined {
+    return this._take() ?? this._readError();
+  }
+
+  private _readTimeout(timeout: number | undefined): void {
     if (timeout !== undefined)
       this._extra().readTimer = this.rt.dispatcher.timer(timeout, () => {
         this.#x!.readTimer = undefined;
         this._resume(new SocketError("timeout"));
       });
-    return p;
   }
 
   /** Resumes the waiting reader with bytes, end-of-stream (null) or an error. */
@@ -509,7 +562,8 @@ export class Socket implements Serviced {
       x.readTimer();
       x.readTimer = undefined;
     }
-    resume(outcome instanceof SocketError ? Promise.reject(outcome) : outcome);
+    if (typeof resume === "function") resume(outcome instanceof SocketError ? Promise.reject(outcome) : outcome);
+    else resume.readDone(outcome);
   }
 
   /** Puts bytes back in front of the read buffer; the next read returns them first. */

@@ -6,13 +6,13 @@
  * sent, then the connection is half-closed and drained.
  */
 import { SocketError } from "../errors.js";
-import type { Socket, CoMode } from "../socket.js";
+import type { Socket, CoMode, ReadOutcome } from "../socket.js";
 import { toBytes, type Payload } from "../bytes.js";
 import { FrameParser, type FramePiece, type FrameSink } from "./frame-parser.js";
 import { encodeClose, encodeFrame, encodePing, encodePong, fragment, frameBytes, type EncodedFrame } from "./frame-writer.js";
 import { FrameAssembler, MessageAssembler, type Frame } from "./assemble.js";
 import { CLOSE_ABNORMAL, CLOSE_NO_STATUS, CLOSE_NORMAL } from "./close.js";
-import { wsDefaults } from "./limits.js";
+import { isByteLimit, wsDefaults } from "./limits.js";
 
 export interface WebSocketOptions {
   /** Largest frame accepted and the size messages are cut to when sent (inclusive); default 65536. */
@@ -49,6 +49,25 @@ type ReadResult = FramePiece | Frame | Message;
 /** Frames with payloads up to this size are joined with their header into one write. */
 const JOIN_LIMIT = 4096;
 
+/** A read that has no result yet: a socket read is in flight. */
+const WAIT = 0;
+// bits of WebSocket.#f
+const CLOSE_SENT = 1;
+const EOF = 2;
+const INFLIGHT = 4; // a socket read is in flight (its outcome comes to readDone)
+
+/** What only some connections need, made on first use. */
+interface Extra {
+  failure?: WebSocketError;
+  closing?: Promise<void>;
+  frames?: FrameAssembler; // readFrame
+  random?: Uint8Array; // a client's masking keys
+  randomAt?: number;
+  writeLock?: Promise<unknown>; // a fragmented send in progress
+  pongWaiters?: (() => void)[];
+  pullers?: (() => void)[]; // ping and the closing handshake waiting for a socket read
+}
+
 export class WebSocket {
   readonly sock: Socket;
   readonly role: "server" | "client";
@@ -61,19 +80,21 @@ export class WebSocket {
   closeCode: number | undefined;
   closeReason = "";
 
+  // Per-connection memory matters on the device (docs/device.md, "Memory"): every field is a
+  // 16-byte slot on XS, and so is every `#private` method (XS installs those on each instance),
+  // so the internal methods are TypeScript-private prototype methods (`_name`), the booleans are
+  // bits of `#f`, and what only some connections need is in `#x`, made on first use.
   #parser: FrameParser;
-  #pieces: FramePiece[] = [];
+  #f = 0;
+  #pieces: FramePiece[] | undefined;
   #head = 0;
-  #failure: WebSocketError | undefined;
-  #closeSent = false;
-  #closing: Promise<void> | undefined;
-  // made on first use: readFrame, a client's first mask, a fragmented send, a ping
-  #frames: FrameAssembler | undefined;
-  #messages: MessageAssembler;
-  #random: Uint8Array | undefined;
-  #randomAt = 0;
-  #writeLock: Promise<unknown> | undefined;
-  #pongWaiters: (() => void)[] | undefined;
+  #messages: MessageAssembler | undefined;
+  #x: Extra | undefined;
+  // the waiting read (`read`, `readFrame`, `readMessage`)
+  #resume: ((value: ReadResult | null | PromiseLike<never>) => void) | undefined;
+  #want: Want = MESSAGE;
+  #timeout: number | undefined;
+  #deadline: number | undefined;
 
   /**
    * The parser's sink: one small object per connection whose methods are shared, rather than an
@@ -85,26 +106,27 @@ export class WebSocket {
       this.ws = ws;
     }
     onData(piece: FramePiece): void {
-      this.ws.#pieces.push(piece);
+      (this.ws.#pieces ??= []).push(piece);
     }
     onPing(payload: Uint8Array): void {
       const ws = this.ws;
-      ws.#sendControl(encodePong(payload.slice(), ws.#mask()));
+      ws._sendControl(encodePong(payload.slice(), ws._mask()));
     }
     onPong(): void {
       const ws = this.ws;
-      const waiters = ws.#pongWaiters;
-      ws.#pongWaiters = undefined;
+      const x = ws.#x;
+      const waiters = x?.pongWaiters;
+      if (x) x.pongWaiters = undefined;
       if (waiters) for (const w of waiters) w();
     }
     onClose(code: number, reason: string): void {
       const ws = this.ws;
       ws.closeCode = code;
       ws.closeReason = reason;
-      ws.#answerClose(code);
+      ws._answerClose(code);
     }
     onError(code: number, reason: string): void {
-      this.ws.#protocolError(code, reason);
+      this.ws._protocolError(code, reason);
     }
   };
 
@@ -115,11 +137,16 @@ export class WebSocket {
     this.maxFrame = options.maxFrame ?? wsDefaults.maxFrame;
     this.maxMessage = options.maxMessage ?? wsDefaults.maxMessage;
     this.closeTimeout = options.closeTimeout ?? 2000;
-    this.#messages = new MessageAssembler(this.maxMessage);
+    if (!isByteLimit(this.maxMessage)) throw new SocketError("incorrectuse", "maxMessage must be a non-negative integer");
     this.#parser = new FrameParser(new WebSocket.#Sink(this), { role, maxFrame: this.maxFrame });
   }
 
   // ------------------------------------------------------------------ reading
+  //
+  // No async functions and no promise per chunk: the socket hands each chunk to `readDone` (the
+  // WebSocket is its `ReadConsumer`), and a waiting reader costs one promise and its resolve
+  // function. (On 32-bit XS an `async` function suspended in `await` costs about 1 KB, a `then`
+  // about 400 B plus its functions.)
 
   /**
    * The next piece of a data frame as it arrives: `{ data, isText, fin, bytesRead, frameLen }`
@@ -128,95 +155,147 @@ export class WebSocket {
    * `WebSocketError` after a protocol error or a dropped connection.
    */
   read(timeout?: number): Promise<FramePiece | null> {
-    return this.#next(PIECE, timeout) as Promise<FramePiece | null>;
+    return this._next(PIECE, timeout) as Promise<FramePiece | null>;
   }
 
   /**
    * The loop of `read`, `readFrame` and `readMessage`: takes the pieces the parser delivered and
-   * hands each to `what` until it makes a result; with none left, waits for one socket read and
-   * goes on. Each wait gets the whole `timeout`, counted from the last piece taken. No async
-   * functions: a waiting reader costs one pending reaction, where an async function suspended
-   * in `await` costs about 1.2 KB on 32-bit XS (and readMessage over read would hold two).
+   * hands each to `what` until it makes a result; with none left, waits for the socket. Each
+   * wait gets the whole `timeout`, counted from the last piece taken.
    */
-  #next(what: Want, timeout: number | undefined): Promise<ReadResult | null> {
+  private _next(what: Want, timeout: number | undefined): Promise<ReadResult | null> {
+    if (this.#resume) return Promise.reject(new SocketError("incorrectuse", "another read is waiting on this WebSocket"));
+    this.#want = what;
+    this.#timeout = timeout;
+    this.#deadline = timeout === undefined ? undefined : this.sock.rt.host.now() + timeout;
+    let r: ReadResult | null | typeof WAIT;
     try {
-      return Promise.resolve(this.#step(what, timeout, timeout === undefined ? undefined : this.sock.rt.host.now() + timeout));
+      r = this._step();
     } catch (e) {
       return Promise.reject(e);
     }
+    if (r !== WAIT) return Promise.resolve(r);
+    return new Promise<ReadResult | null>((resolve) => (this.#resume = resolve));
   }
 
-  #step(what: Want, timeout: number | undefined, deadline: number | undefined): ReadResult | null | Promise<ReadResult | null> {
+  /** Makes progress on the waiting read: its result, or WAIT (a socket read is in flight). */
+  private _step(): ReadResult | null | typeof WAIT {
     for (;;) {
-      if (this.#head < this.#pieces.length) {
-        const p = this.#pieces[this.#head++];
-        if (this.#head === this.#pieces.length) {
-          this.#pieces.length = 0;
+      const pieces = this.#pieces;
+      if (pieces && this.#head < pieces.length) {
+        const p = pieces[this.#head++];
+        if (this.#head === pieces.length) {
+          pieces.length = 0;
           this.#head = 0;
         }
-        const r = this.#take(what, p);
+        const r = this._take(this.#want, p);
         if (r !== undefined) return r;
-        if (timeout !== undefined) deadline = this.sock.rt.host.now() + timeout;
+        if (this.#timeout !== undefined) this.#deadline = this.sock.rt.host.now() + this.#timeout;
         continue;
       }
-      if (this.#failure) throw this.#failure;
-      if (this.closeCode !== undefined || this.#eof) return null;
-      const left = deadline === undefined ? undefined : deadline - this.sock.rt.host.now();
+      const failure = this.#x?.failure;
+      if (failure) throw failure;
+      if (this.closeCode !== undefined || this.#f & EOF) return null;
+      const left = this.#deadline === undefined ? undefined : this.#deadline - this.sock.rt.host.now();
       if (left !== undefined && left <= 0) throw new SocketError("timeout");
-      return this.#pull(left).then(() => this.#step(what, timeout, deadline));
+      if (!this._fill(left)) return WAIT;
     }
   }
 
   /** A piece for `read`, or the frame or message it completes (undefined: not yet). */
-  #take(what: Want, p: FramePiece): ReadResult | undefined {
+  private _take(what: Want, p: FramePiece): ReadResult | undefined {
     if (what === PIECE) return p;
-    if (what === FRAME) return (this.#frames ??= new FrameAssembler()).push(p);
-    const r = this.#messages.push(p);
+    if (what === FRAME) return ((this.#x ??= {}).frames ??= new FrameAssembler()).push(p);
+    const r = (this.#messages ??= new MessageAssembler(this.maxMessage)).push(p);
     if (!r) return undefined;
     if (r.ok) return { data: r.data, isText: r.isText };
-    this.#protocolError(r.code, r.reason);
-    throw this.#failure!;
+    this._protocolError(r.code, r.reason);
+    throw this.#x!.failure!;
   }
-
-  #inflight: Promise<void> | undefined;
-  #eof = false;
 
   /**
-   * Reads one chunk from the socket into the parser. The user's reads and the closing handshake
-   * share one read at a time; a waiter that did not start it just waits for it to finish.
+   * Reads from the socket into the parser: true if something was read now, false if a read is
+   * in flight (its outcome comes to `readDone`). One socket read at a time, shared by the user's
+   * read, `ping` and the closing handshake.
    */
-  #pull(timeout: number | undefined): Promise<void> {
-    if (this.#inflight) return this.#inflight;
-    // no async frames here: one read and one reaction per chunk (this is the per-message path)
-    const run = this.sock.read(timeout).then(this.#onChunk, this.#onReadError);
-    this.#inflight = run;
-    return run;
+  private _fill(timeout: number | undefined): boolean {
+    if (this.#f & INFLIGHT) return false;
+    const outcome = this.sock.readInto(this, timeout);
+    if (outcome === undefined) {
+      this.#f |= INFLIGHT;
+      return false;
+    }
+    this._absorb(outcome);
+    return true;
   }
 
-  #onChunk = (chunk: Uint8Array | null): void => {
-    this.#inflight = undefined;
-    if (chunk === null) {
-      this.#eof = true;
-      if (this.closeCode === undefined && !this.#closeSent)
-        this.#failure ??= new WebSocketError(CLOSE_ABNORMAL, "connection closed without a close frame");
+  /** @internal The socket read's outcome (`ReadConsumer`). */
+  readDone(outcome: ReadOutcome): void {
+    this.#f &= ~INFLIGHT;
+    this._absorb(outcome);
+    this._wakePullers();
+    const resume = this.#resume;
+    if (!resume) return;
+    let r: ReadResult | null | typeof WAIT;
+    try {
+      r = this._step();
+    } catch (e) {
+      this.#resume = undefined;
+      resume(Promise.reject(e));
       return;
     }
-    if (!this.#parser.done) this.#parser.push(chunk);
-  };
+    if (r === WAIT) return;
+    this.#resume = undefined;
+    resume(r);
+  }
 
-  #onReadError = (e: unknown): void => {
-    this.#inflight = undefined;
-    if (e instanceof SocketError && e.code === "timeout") return;
-    if (e instanceof SocketError && e.code === "socketclosed" && this.#closeSent) {
-      this.#eof = true;
+  /** Takes in what one socket read gave. */
+  private _absorb(outcome: ReadOutcome): void {
+    if (outcome === null) {
+      this.#f |= EOF;
+      if (this.closeCode === undefined && !(this.#f & CLOSE_SENT))
+        this._fail(new WebSocketError(CLOSE_ABNORMAL, "connection closed without a close frame"));
       return;
     }
-    this.#failure ??= new WebSocketError(CLOSE_ABNORMAL, `connection failed (${(e as Error).message})`);
-  };
+    if (outcome instanceof SocketError) {
+      if (outcome.code === "timeout") return; // the waiting reader's deadline decides
+      if (outcome.code === "socketclosed" && this.#f & CLOSE_SENT) {
+        this.#f |= EOF;
+        return;
+      }
+      this._fail(new WebSocketError(CLOSE_ABNORMAL, `connection failed (${outcome.message})`));
+      return;
+    }
+    if (!this.#parser.done) this.#parser.push(outcome);
+  }
+
+  /** Keeps the first failure. */
+  private _fail(e: WebSocketError): void {
+    const x = (this.#x ??= {});
+    x.failure ??= e;
+  }
+
+  /**
+   * Waits for one socket read (for `ping` and the closing handshake, which read on the
+   * connection's behalf): resolves after the next outcome, whoever started the read.
+   */
+  private _pull(timeout: number | undefined): Promise<void> {
+    const p = new Promise<void>((resolve) => ((this.#x ??= {}).pullers ??= []).push(resolve));
+    if (this._fill(timeout)) this._wakePullers();
+    return p;
+  }
+
+  private _wakePullers(): void {
+    const x = this.#x;
+    const waiting = x?.pullers;
+    if (!waiting) return;
+    x.pullers = undefined;
+    for (const w of waiting) w();
+  }
 
   /** The next whole frame (`{ data, isText, fin, opcode }`), or null after the peer's close. */
   readFrame(timeout?: number): Promise<Frame | null> {
-    return this.#next(FRAME, timeout) as Promise<Frame | null>;
+    return this._next(FRAME, timeout) as Promise<Frame | null>;
   }
 
   /**
@@ -224,7 +303,7 @@ export class WebSocket {
    * the connection with 1009 and throws. Null after the peer's close.
    */
   readMessage(timeout?: number): Promise<{ data: Uint8Array; isText: boolean } | null> {
-    return this.#next(MESSAGE, timeout) as Promise<Message | null>;
+    return this._next(MESSAGE, timeout) as Promise<Message | null>;
   }
 
   // ------------------------------------------------------------------ writing
@@ -234,22 +313,23 @@ export class WebSocket {
    * `maxFrame` is fragmented. Suspends under the socket's flow control.
    */
   write(data: Payload, isText: boolean = typeof data === "string"): Promise<true> {
-    if (this.#closeSent || this.#failure)
-      return Promise.reject(this.#failure ?? new SocketError("socketwritefailed", "the WebSocket is closing"));
+    if (this.#f & CLOSE_SENT || this.#x?.failure)
+      return Promise.reject(this.#x?.failure ?? new SocketError("socketwritefailed", "the WebSocket is closing"));
     const bytes = toBytes(data);
     if (bytes.length <= this.maxFrame) {
       // one frame: header and payload go into the queue together, nothing can come between
-      return this.#sendFrame(encodeFrame({ opcode: isText ? 1 : 2, payload: bytes, mask: this.#mask() }));
+      return this._sendFrame(encodeFrame({ opcode: isText ? 1 : 2, payload: bytes, mask: this._mask() }));
     }
     // several frames: no other message may interleave (control frames may)
-    const done = (this.#writeLock ?? Promise.resolve()).then(async () => {
+    const x = (this.#x ??= {});
+    const done = (x.writeLock ?? Promise.resolve()).then(async () => {
       for (const spec of fragment(bytes, isText, this.maxFrame)) {
-        spec.mask = this.#mask();
-        await this.#sendFrame(encodeFrame(spec));
+        spec.mask = this._mask();
+        await this._sendFrame(encodeFrame(spec));
       }
       return true as const;
     });
-    this.#writeLock = done.catch(() => undefined);
+    x.writeLock = done.catch(() => undefined);
     return done;
   }
 
@@ -259,14 +339,14 @@ export class WebSocket {
    * (joined: one copy), so nothing can come between them.
    */
   trywrite(data: Payload, isText: boolean = typeof data === "string"): true | number {
-    if (this.#closeSent || this.#failure) throw this.#failure ?? new SocketError("socketwritefailed", "the WebSocket is closing");
+    if (this.#f & CLOSE_SENT || this.#x?.failure) throw this.#x?.failure ?? new SocketError("socketwritefailed", "the WebSocket is closing");
     const sock = this.sock;
     if (sock.queued > 0 && sock.queued >= sock.queuelen()) return sock.queued;
     const bytes = toBytes(data);
     const frames: Uint8Array[] = [];
     let total = 0;
     for (const spec of fragment(bytes, isText, this.maxFrame)) {
-      const f = encodeFrame({ ...spec, mask: this.#mask() });
+      const f = encodeFrame({ ...spec, mask: this._mask() });
       frames.push(f.header, f.payload);
       total += f.header.length + f.payload.length;
     }
@@ -287,25 +367,26 @@ export class WebSocket {
   async ping(data: Payload = new Uint8Array(0), timeout = this.closeTimeout): Promise<void> {
     let ponged = false;
     const onPong = () => (ponged = true);
-    (this.#pongWaiters ??= []).push(onPong);
+    ((this.#x ??= {}).pongWaiters ??= []).push(onPong);
     try {
-      await this.#sendFrame(encodePing(toBytes(data), this.#mask()));
+      await this._sendFrame(encodePing(toBytes(data), this._mask()));
       const end = this.sock.rt.host.now() + timeout;
       while (!ponged) {
-        if (this.#failure) throw this.#failure;
-        if (this.closeCode !== undefined || this.#eof) throw new SocketError("socketclosed", "closed before the pong");
+        const failure = this.#x?.failure;
+        if (failure) throw failure;
+        if (this.closeCode !== undefined || this.#f & EOF) throw new SocketError("socketclosed", "closed before the pong");
         const left = end - this.sock.rt.host.now();
         if (left <= 0) throw new SocketError("timeout", "no pong");
-        await this.#pull(left);
+        await this._pull(left);
       }
     } finally {
-      const waiters = this.#pongWaiters;
+      const waiters = this.#x?.pongWaiters;
       const i = waiters ? waiters.indexOf(onPong) : -1;
       if (i >= 0) waiters!.splice(i, 1);
     }
   }
 
-  #sendFrame(frame: EncodedFrame): Promise<true> {
+  private _sendFrame(frame: EncodedFrame): Promise<true> {
     const { header, payload } = frame;
     // A small frame goes out as one write (one host write, one TCP segment): joining costs less
     // than a second write. A masked frame is already one buffer; a large payload is not copied.
@@ -315,22 +396,23 @@ export class WebSocket {
     return this.sock.write(payload);
   }
 
-  #sendControl(frame: EncodedFrame): void {
-    if (this.#closeSent || this.sock.closed) return;
-    this.#sendFrame(frame).catch(() => undefined);
+  private _sendControl(frame: EncodedFrame): void {
+    if (this.#f & CLOSE_SENT || this.sock.closed) return;
+    this._sendFrame(frame).catch(() => undefined);
   }
 
   /** A client's masking key: 4 fresh random bytes from the host; none on a server. */
-  #mask(): Uint8Array | undefined {
+  private _mask(): Uint8Array | undefined {
     if (this.role === "server") return undefined;
-    let random = this.#random;
-    if (random === undefined || this.#randomAt + 4 > random.length) {
-      random = this.#random = this.sock.rt.host.randomBytes(RANDOM_BATCH);
-      this.#randomAt = 0;
+    const x = (this.#x ??= {});
+    let random = x.random;
+    let at = x.randomAt ?? 0;
+    if (random === undefined || at + 4 > random.length) {
+      random = x.random = this.sock.rt.host.randomBytes(RANDOM_BATCH);
+      at = 0;
     }
-    const key = random.subarray(this.#randomAt, this.#randomAt + 4);
-    this.#randomAt += 4;
-    return key;
+    x.randomAt = at + 4;
+    return random.subarray(at, at + 4);
   }
 
   // ------------------------------------------------------------------ closing
@@ -340,49 +422,49 @@ export class WebSocket {
    * `closeTimeout` for the peer's close, then closes the TCP connection. True the first time.
    */
   close(code: number = CLOSE_NORMAL, reason = ""): Promise<boolean> {
-    if (this.#closeSent) return (this.#closing ?? Promise.resolve()).then(() => false);
-    this.#sendClose(code, reason);
-    this.#closing = this.#finish(this.closeCode !== undefined);
-    return this.#closing.then(() => true);
+    if (this.#f & CLOSE_SENT) return (this.#x?.closing ?? Promise.resolve()).then(() => false);
+    this._sendClose(code, reason);
+    const closing = ((this.#x ??= {}).closing = this._finish(this.closeCode !== undefined));
+    return closing.then(() => true);
   }
 
-  #sendClose(code: number | undefined, reason = ""): void {
-    if (this.#closeSent) return;
-    this.#closeSent = true;
-    if (this.sock.closed || this.#failure?.closeCode === CLOSE_ABNORMAL) return; // nobody to tell
-    this.#sendFrame(encodeClose(code, reason, this.#mask())).catch(() => undefined);
+  private _sendClose(code: number | undefined, reason = ""): void {
+    if (this.#f & CLOSE_SENT) return;
+    this.#f |= CLOSE_SENT;
+    if (this.sock.closed || this.#x?.failure?.closeCode === CLOSE_ABNORMAL) return; // nobody to tell
+    this._sendFrame(encodeClose(code, reason, this._mask())).catch(() => undefined);
   }
 
   /** The peer's close frame arrived: answer it (once) and end the connection. */
-  #answerClose(code: number): void {
-    if (this.#closeSent) return;
-    this.#sendClose(code === CLOSE_NO_STATUS ? undefined : code); // echo the peer's code
-    this.#closing = this.#finish(true);
+  private _answerClose(code: number): void {
+    if (this.#f & CLOSE_SENT) return;
+    this._sendClose(code === CLOSE_NO_STATUS ? undefined : code); // echo the peer's code
+    (this.#x ??= {}).closing = this._finish(true);
   }
 
-  #protocolError(code: number, reason: string): void {
-    if (this.#failure) return;
-    this.#failure = new WebSocketError(code, reason);
-    const wasSent = this.#closeSent;
-    this.#sendClose(code, reason.length <= 123 ? reason : "");
-    if (!wasSent) this.#closing = this.#finish(false);
+  private _protocolError(code: number, reason: string): void {
+    if (this.#x?.failure) return;
+    this._fail(new WebSocketError(code, reason));
+    const wasSent = this.#f & CLOSE_SENT;
+    this._sendClose(code, reason.length <= 123 ? reason : "");
+    if (!wasSent) this.#x!.closing = this._finish(false);
   }
 
   /**
    * After our close frame: half-close (the close frame is flushed first) and read until the peer
    * closes, discarding data, for at most `closeTimeout`; then close the socket.
    */
-  async #finish(peerClosed: boolean): Promise<void> {
+  private async _finish(peerClosed: boolean): Promise<void> {
     const sock = this.sock;
     if (sock.closed) return;
     const end = sock.rt.host.now() + this.closeTimeout;
-    if (this.role === "server" || peerClosed || this.#failure) sock.shutdown();
+    if (this.role === "server" || peerClosed || this.#x?.failure) sock.shutdown();
     // wait for the peer's close frame (unless we have it) and then its TCP close
-    while (!this.#eof && !sock.closed && (this.#failure === undefined || this.#failure.closeCode !== CLOSE_ABNORMAL)) {
+    while (!(this.#f & EOF) && !sock.closed && this.#x?.failure?.closeCode !== CLOSE_ABNORMAL) {
       const left = end - sock.rt.host.now();
       if (left <= 0) break;
       if (this.closeCode !== undefined && this.role === "client") sock.shutdown();
-      await this.#pull(left);
+      await this._pull(left);
     }
     sock.close();
   }
@@ -394,34 +476,20 @@ export class WebSocket {
    * WebSocket). When it returns, the close handshake is done (1000) if nobody closed yet.
    */
   event<A extends unknown[]>(fn: (ws: WebSocket, ...args: A) => unknown, mode: CoMode = "s", ...args: A): this {
-    // a reaction on fn's promise rather than an async wrapper awaiting it: the wrapper's
-    // suspended frame would cost more (about 1.4 KB on 32-bit XS, the reaction about 1 KB)
-    this.sock.event(
-      (_s: Socket, ...a: A) => {
-        let result: unknown;
-        try {
-          result = fn(this, ...a);
-        } catch (e) {
-          result = Promise.reject(e);
-        }
-        return Promise.resolve(result).then(
-          () => this.close().then(noop, noop),
-          (e: unknown) =>
-            this.close().then(
-              () => Promise.reject(e),
-              () => Promise.reject(e),
-            ),
-        );
-      },
-      mode,
-      ...args,
-    );
+    // The socket runs the coroutine for this WebSocket and calls coroutineEnded() at its end: one
+    // reaction on fn's promise in all (a wrapper would cost a closure and a second reaction).
+    this.sock.eventFor(this, fn as (ws: WebSocket, ...args: unknown[]) => unknown, mode, args);
     return this;
+  }
+
+  /** @internal The coroutine started by `event` ended: the close handshake (1000) unless closed already. */
+  coroutineEnded(): void {
+    this.close().then(noop, noop);
   }
 
   /** The peer's close frame arrived or ours was sent. */
   get closing(): boolean {
-    return this.#closeSent || this.closeCode !== undefined;
+    return (this.#f & CLOSE_SENT) !== 0 || this.closeCode !== undefined;
   }
 
   get closed(): boolean {

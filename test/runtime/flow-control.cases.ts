@@ -3,6 +3,7 @@
  * (flow-control.sim.test.ts, flow-control.node.test.ts).
  */
 import { Runtime, SocketError, type Socket } from "../../src/index.js";
+import type { ReadConsumer, ReadOutcome } from "../../src/socket.js";
 import { listen } from "../../examples/accept-loop.js";
 import { example9 } from "../../examples/09-cosocket-echo.js";
 import { echoRoundTrip, equalBytes, joinAll, randomBytes, until } from "../support/util.js";
@@ -401,6 +402,29 @@ export function flowControlSuite(makeEnv: () => Env): void {
     expect(seen.filter((s) => s.includes("wrong"))).toEqual([]);
     for (const name of ["server onWritable", "client onWritable", "client onReadable", "client onEnd", "client onError"])
       expect(seen).toContain(name);
+  });
+
+  it("readInto (the WebSocket's read): the outcome at once when there is one, else one readDone later; timeout keeps the socket usable", async () => {
+    const listener = await example9(env.server, 0, env.address);
+    const sock = await env.client.connect(env.address, listener.sockname()!.port);
+    const outcomes: ReadOutcome[] = [];
+    const consumer: ReadConsumer = { readDone: (o) => outcomes.push(o) };
+    expect(sock.readInto(consumer)).toBeUndefined(); // nothing yet: it waits
+    expect(sock.readInto(consumer)).toMatchObject({ code: "incorrectuse" }); // one reader at a time
+    await sock.write("abc");
+    await until(env.client, () => outcomes.length > 0, 5000, "readDone");
+    expect(outcomes.length).toBe(1);
+    expect(new TextDecoder().decode(outcomes[0] as Uint8Array)).toBe("abc");
+    // a timeout reaches the consumer as an error, and the socket stays usable
+    expect(sock.readInto(consumer, 20)).toBeUndefined();
+    await until(env.client, () => outcomes.length > 1, 5000, "timeout");
+    expect(outcomes[1]).toMatchObject({ code: "timeout" });
+    sock.unread(new TextEncoder().encode("def"));
+    const now = sock.readInto(consumer); // bytes are there: returned at once, no readDone
+    expect(new TextDecoder().decode(now as Uint8Array)).toBe("def");
+    expect(outcomes.length).toBe(2);
+    sock.close();
+    expect(sock.readInto(consumer)).toMatchObject({ code: "socketclosed" });
   });
 
   it("a coroutine's end closes its socket; an Error it throws is logged, a value it returns is not", async () => {

@@ -208,3 +208,22 @@ describe("echo over a slow, lossy link", () => {
     }, 60000);
   }
 });
+
+describe("one reader at a time", () => {
+  it("a second read while one waits is incorrect use; the waiting read still gets its message, and a timed-out read leaves the connection usable", async () => {
+    const w = await world({ latency: 2 }, 1, wsEchoHandler());
+    try {
+      const ws = await wsConnect(w.client, `ws://${SERVER}/ws`);
+      await expect(ws.readMessage(20)).rejects.toMatchObject({ code: "timeout" });
+      const first = ws.readMessage(5000);
+      await expect(ws.read()).rejects.toMatchObject({ code: "incorrectuse" });
+      await expect(ws.readFrame()).rejects.toMatchObject({ code: "incorrectuse" });
+      await ws.write("after the refusals");
+      expect(new TextDecoder().decode((await first)!.data)).toBe("after the refusals");
+      expect(await ws.close()).toBe(true);
+      expect(w.logs).toEqual([]);
+    } finally {
+      w.done();
+    }
+  });
+});
