@@ -8,6 +8,7 @@ import { HttpServer, type Handler } from "../src/http/server.js";
 import { req2sock, type UpgradeOptions } from "../src/websocket/handshake.js";
 import { WebSocket } from "../src/websocket/connection.js";
 import type { TLSServerOptions } from "../src/tls.js";
+import { cliArg } from "./cli.js";
 
 /** The persistent part, kept outside the request handler: echo messages until the peer closes. */
 export async function echoCosocket(ws: WebSocket): Promise<void> {
@@ -37,10 +38,7 @@ export function example5(rt: Runtime, port = 0, options: UpgradeOptions & { intf
 const g = globalThis as { process?: { argv: string[]; once(s: string, f: () => void): void } };
 if (g.process?.argv[1]?.endsWith("05-websocket-server.ts")) {
   const argv = g.process.argv;
-  const arg = (name: string, fallback: string) => {
-    const i = argv.indexOf(`--${name}`);
-    return i > 0 && i + 1 < argv.length ? argv[i + 1] : fallback;
-  };
+  const arg = (name: string, fallback: string) => cliArg(argv, name, fallback);
   void (async () => {
     const { Runtime } = await import("../src/index.js");
     const { nodeHost } = await import("../hosts/node/index.js");

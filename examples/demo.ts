@@ -13,11 +13,9 @@ import { example9 } from "./09-cosocket-echo.js";
 import { example13 } from "./13-proxy.js";
 import { example1 } from "./01-ntp-blocking.js";
 import { webConsole } from "./web-console.js";
+import { cliArg } from "./cli.js";
 
-function arg(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 && i + 1 < process.argv.length ? process.argv[i + 1] : fallback;
-}
+const arg = (name: string, fallback: string): string => cliArg(process.argv, name, fallback);
 
 async function main(): Promise<void> {
   const rt = new Runtime(nodeHost());

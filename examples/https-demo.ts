@@ -14,11 +14,9 @@ import { Runtime } from "../src/index.js";
 import { nodeHost } from "../hosts/node/index.js";
 import { example3 } from "./03-https-hello.js";
 import { example11 } from "./11-secure-client.js";
+import { cliArg } from "./cli.js";
 
-function arg(name: string): string | undefined {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 && i + 1 < process.argv.length ? process.argv[i + 1] : undefined;
-}
+const arg = (name: string): string | undefined => cliArg(process.argv, name);
 
 async function main(): Promise<number> {
   const rt = new Runtime(nodeHost());

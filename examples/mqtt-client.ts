@@ -8,6 +8,7 @@
 import { decodeUtf8, type Runtime } from "../src/index.js";
 import { MqttClient, type ProtocolVersion, type QoS } from "../modules/mqtt/index.js";
 import { print, type Log } from "./log.js";
+import { cliArg } from "./cli.js";
 
 export interface MqttExampleOptions {
   host: string;
@@ -43,10 +44,7 @@ export async function mqttExample(rt: Runtime, options: MqttExampleOptions, log:
 const g = globalThis as { process?: { argv: string[]; exit(code: number): void } };
 if (g.process?.argv[1]?.endsWith("mqtt-client.ts")) {
   const argv = g.process.argv;
-  const arg = (name: string, fallback: string) => {
-    const i = argv.indexOf(`--${name}`);
-    return i > 0 && i + 1 < argv.length ? argv[i + 1] : fallback;
-  };
+  const arg = (name: string, fallback: string) => cliArg(argv, name, fallback);
   void (async () => {
     const { Runtime } = await import("../src/index.js");
     const { nodeHost } = await import("../hosts/node/index.js");

@@ -9,6 +9,7 @@
 import type { Endpoint, Listener, ListenerOptions } from "../../src/host.js";
 import type { PlatformListener, PlatformListenerFactory } from "./platform.js";
 import { pending, type ModdablePending } from "./tcp.js";
+import { closeQuietly } from "./tcp.js";
 
 export class ModdableListener implements Listener {
   #listener: PlatformListener | undefined;
@@ -56,12 +57,7 @@ export class ModdableListener implements Listener {
     this.#closed = true;
     const l = this.#listener;
     this.#listener = undefined;
-    if (l)
-      try {
-        l.close();
-      } catch {
-        /* already closed */
-      }
+    closeQuietly(l);
   }
 
   get port(): number {

@@ -44,6 +44,33 @@ export function pending(socket: PlatformTCP, local: Endpoint): ModdablePending {
 
 const EMPTY = new Uint8Array(0);
 
+/** Closes a platform object; one that failed or closed already throws, which changes nothing. */
+export function closeQuietly(platformObject: { close(): void } | undefined): void {
+  if (platformObject)
+    try {
+      platformObject.close();
+    } catch {
+      /* already closed */
+    }
+}
+
+/**
+ * The device's half-close: takes what the platform socket still holds (when `read`), so that
+ * closing does not reset the connection (lwIP answers a close with unread data by RST) and the
+ * runtime can still read it, then closes the socket. Returns the bytes taken, if any.
+ */
+export function takeAndClose(socket: { read(): ArrayBuffer | undefined; close(): void }, read: boolean): Uint8Array | undefined {
+  let rest: ArrayBuffer | undefined;
+  if (read)
+    try {
+      rest = socket.read();
+    } catch {
+      rest = undefined;
+    }
+  closeQuietly(socket);
+  return rest && rest.byteLength > 0 ? new Uint8Array(rest) : undefined;
+}
+
 // flags
 const CONNECTED = 1;
 /** `end()` was called: no more writes; the platform socket is closed. */
@@ -184,22 +211,9 @@ export class ModdableTCP implements TCP {
     this.flags |= ENDED;
     const socket = this.socket;
     if (!socket) return;
-    // Take what was received, so that closing does not reset the connection (lwIP answers a
-    // close with unread data by RST) and so that the runtime can still read it.
-    let rest: ArrayBuffer | undefined;
-    try {
-      rest = this.available > 0 || !(this.flags & FINISHED) ? socket.read() : undefined;
-    } catch {
-      rest = undefined;
-    }
+    this.held = takeAndClose(socket, this.available > 0 || !(this.flags & FINISHED));
     this.available = 0;
-    if (rest && rest.byteLength > 0) this.held = new Uint8Array(rest);
     this.socket = undefined;
-    try {
-      socket.close();
-    } catch {
-      /* already closed */
-    }
     if (!this.held) this.deliverEndSoon();
     else
       this.defer(() => {
@@ -214,12 +228,7 @@ export class ModdableTCP implements TCP {
     this.held = undefined;
     const socket = this.socket;
     this.socket = undefined;
-    if (socket)
-      try {
-        socket.close();
-      } catch {
-        /* already closed */
-      }
+    closeQuietly(socket);
   }
 
   /** The platform sets nodelay only when a socket is created, and has no keepalive. */

@@ -39,7 +39,7 @@
  */
 import type { Endpoint, HostTLS, TLS, TLSCallbacks, TLSFailureCode, TLSSecureOptions, TLSSession, TLSWrapOptions, TCPCallbacks, HostErrorReason } from "../../src/host.js";
 import type { PlatformTLS, PlatformTLSFactory, PlatformTLSOptions, PlatformTLSTransport } from "./platform.js";
-import { ModdableTCP } from "./tcp.js";
+import { ModdableTCP, closeQuietly, takeAndClose } from "./tcp.js";
 import { certificateInfo, matchesName, pemBlocks } from "./x509.js";
 
 const MAX_RECORD = 16384;
@@ -420,20 +420,8 @@ export class ModdableTLS implements TLS {
     const sock = this.sock;
     this.sock = undefined;
     if (!sock) return;
-    if (this.flags & SECURED && this.available > 0) {
-      try {
-        const rest = sock.read();
-        if (rest && rest.byteLength) this.held = new Uint8Array(rest);
-      } catch {
-        /* nothing to keep */
-      }
-    }
+    this.held = takeAndClose(sock, (this.flags & SECURED) !== 0 && this.available > 0);
     this.available = 0;
-    try {
-      sock.close();
-    } catch {
-      /* already closed */
-    }
     if (!this.held) this.endSoon();
     else
       this.defer(() => {
@@ -447,12 +435,7 @@ export class ModdableTLS implements TLS {
     this.held = undefined;
     const sock = this.sock;
     this.sock = undefined;
-    if (sock)
-      try {
-        sock.close();
-      } catch {
-        /* already closed */
-      }
+    if (sock) closeQuietly(sock);
     else this.transport.tcp.close();
   }
 

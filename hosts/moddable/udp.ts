@@ -11,6 +11,7 @@
 import type { Datagram, Endpoint, UDP, UDPOptions } from "../../src/host.js";
 import type { PlatformUDP, PlatformUDPFactory } from "./platform.js";
 import { bindFailure } from "./listener.js";
+import { closeQuietly } from "./tcp.js";
 
 const EPHEMERAL_FIRST = 49152;
 const EPHEMERAL_COUNT = 65536 - EPHEMERAL_FIRST;
@@ -74,12 +75,7 @@ export class ModdableUDP implements UDP {
     this.#closed = true;
     const u = this.#udp;
     this.#udp = undefined;
-    if (u)
-      try {
-        u.close();
-      } catch {
-        /* already closed */
-      }
+    closeQuietly(u);
   }
 
   /** lwIP's ECMA-419 UDP has no broadcast option. */
