@@ -1,16 +1,21 @@
 /**
  * A WebSocket client that stays connected (the device app `manifests/wsclient`): it connects to
- * a `ws://` URL with `wsConnect`, sends a text message every `interval` ms, prints every message
+ * a `ws://` or `wss://` URL with `wsConnect`, sends a text message every `interval` ms, prints every message
  * that comes back, and after a close (the server's close frame, a dropped connection, a failed
  * connect or handshake) connects again `retryDelay` ms later. The connection's coroutine is one
  * cosocket that writes when a message is due and otherwise waits in `readMessage`.
  *
+ * For `wss:`, `tls` holds the TLS options (`ca`, `verify`, …); without it the host's own trust
+ * store decides (on the device: the CA certificates built into the app as resources). A server
+ * the client does not trust fails with `sslnottrusted`, and is tried again like any failed connect.
+ *
  * A URL that cannot work is not retried: `done` rejects. That is a bad or non-WebSocket URL
- * (`incorrectuse`) and `wss:` on a host without TLS (`sslnotenabled`, the device today).
+ * (`incorrectuse`) and `wss:` on a host without TLS (`sslnotenabled`: a platform without
+ * Moddable's `embedded:io/socket/tcp/tls`).
  * (No desktop command here: a dynamic import of the node host would be a module the device
  * cannot resolve. test/examples/ws-client.node.test.ts runs it against `ws` on loopback.)
  */
-import { decodeUtf8, isSocketError, type Runtime } from "../src/index.js";
+import { decodeUtf8, isSocketError, type Runtime, type TLSOptions } from "../src/index.js";
 import { wsConnect } from "../src/websocket/handshake.js";
 import type { WebSocket, WebSocketOptions } from "../src/websocket/connection.js";
 import { CLOSE_GOING_AWAY } from "../src/websocket/close.js";
@@ -19,6 +24,8 @@ import { print, type Log } from "./log.js";
 export interface WsClientOptions extends WebSocketOptions {
   /** `ws://host[:port]/path` (or `wss://` where the host has TLS). */
   url: string;
+  /** For `wss:`: the TLS options (e.g. `{ ca }`); default: the host's trust store, verified. */
+  tls?: TLSOptions;
   /** ms between two messages; the first goes out once connected. Default 5000. */
   interval?: number;
   /** ms before connecting again after a close or a failure. Default 5000. */

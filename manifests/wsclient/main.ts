@@ -4,7 +4,9 @@
  * prints what comes back, and connects again "ws.retry" ms after a close or an error.
  * The default URL is a desktop on the LAN running example 5's echo server
  * (`npx tsx examples/05-websocket-server.ts --port 8080`); set yours on the command line.
- * `wss:` stops at once with `sslnotenabled`: the device host has no TLS yet.
+ * `wss:` goes over the device's TLS client (TLS 1.2, Moddable's TLSSocket): it trusts the CA in
+ * config "ws.ca" (one PEM certificate; spaces may stand for its line breaks) and the CA
+ * certificates built into the app as resources; empty "ws.ca": only those.
  *   cd manifests/wsclient && mcconfig -d -m -p esp32/<board> ssid=<ssid> password=<password> ws.url=ws://<desktop-ip>:8080/ws
  */
 import config from "mc/config";
@@ -15,7 +17,9 @@ const settings = config as Record<string, unknown>;
 const url = String(settings["ws.url"] ?? "ws://192.168.1.20:8080/ws");
 const interval = Number(settings["ws.interval"] ?? 5000);
 const retryDelay = Number(settings["ws.retry"] ?? 5000);
+const ca = String(settings["ws.ca"] ?? "");
 const rt = deviceRuntime();
 
-const app = wsClientApp(rt, { ...deviceConfig().ws, url, interval, retryDelay }, (line) => trace(line + "\n"));
+const tls = ca ? { ca } : undefined;
+const app = wsClientApp(rt, { ...deviceConfig().ws, url, interval, retryDelay, tls }, (line) => trace(line + "\n"));
 app.done.catch((e: unknown) => trace(`cosock wsclient: ${String(e)}\n`));

@@ -89,7 +89,7 @@ describe("a device TLS client (emulated Moddable TLSSocket) against openssl s_se
     const cert = s.certificate()!;
     const x = new X509Certificate(pki.server.cert);
     expect(cert).toMatchObject({ commonName: "localhost", dnsNames: ["localhost"], ipAddresses: ["127.0.0.1"], issuer: "CN=cosock test CA" });
-    expect(cert.serialNumber).toBe(x.serialNumber.replace(/^0+/, ""));
+    expect(cert.serialNumber).toBe(x.serialNumber); // whole bytes in hex, as node:crypto gives them ("05…" keeps its 0)
     expect(cert.validTo).toBe(Date.parse(x.validTo));
     expect(await reversed(s, ["hello", "device"])).toEqual(["olleh", "ecived"]);
     s.close();
