@@ -1,7 +1,10 @@
 /**
  * mosquitto started by the tests (../shared/reference/peers.md): a temporary configuration on a
  * free loopback port, stopped by its PID. With `persistence` the database lives in the temporary
- * directory and is saved after every change, so that a kill -9 loses as little as possible.
+ * directory and is saved only when asked (`save()`, SIGUSR1) and at a clean exit: with autosave
+ * on, an automatic save still being written when `save()` starts could be taken for the one
+ * asked for, leaving the database older than what clients saw (a kill -9 test then counts the
+ * broker's lost acknowledgements as duplicates).
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { chmodSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
@@ -36,7 +39,7 @@ export class Broker {
     b.port = await freeTcpPort();
     const lines = ["allow_anonymous true", "log_dest stderr", "log_type all", `listener ${b.port} 127.0.0.1`, "protocol mqtt"];
     if (options.persistence)
-      lines.push("persistence true", `persistence_location ${b.dir}/`, "autosave_interval 1", "autosave_on_changes true");
+      lines.push("persistence true", `persistence_location ${b.dir}/`, "autosave_interval 0");
     else lines.push("persistence false");
     lines.push(...(options.extra ?? []), "");
     writeFileSync(b.conf, lines.join("\n"));
@@ -77,9 +80,9 @@ export class Broker {
   }
 
   /**
-   * Makes mosquitto save its database now (SIGUSR1) and resolves once the file has been replaced.
-   * mosquitto answers a packet before its periodic save, so a kill -9 may lose what it has just
-   * acknowledged; a test that must not count that loss against the client saves first.
+   * Makes mosquitto save its database now (SIGUSR1) and resolves once the file has been replaced
+   * (the only save there is: autosave is off). A kill -9 loses what mosquitto acknowledged after
+   * its last save; a test that must not count that loss against the client saves first.
    */
   async save(limit = 5000): Promise<void> {
     const file = join(this.dir, "mosquitto.db");
