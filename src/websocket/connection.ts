@@ -9,7 +9,8 @@ import { SocketError } from "../errors.js";
 import type { Socket, CoMode, ReadOutcome } from "../socket.js";
 import { toBytes, type Payload } from "../bytes.js";
 import { FrameParser, type FramePiece, type FrameSink } from "./frame-parser.js";
-import { encodeClose, encodeFrame, encodePing, encodePong, fragment, frameBytes, type EncodedFrame } from "./frame-writer.js";
+import { encodeClose, encodeFrame, encodeFrameBytes, encodePing, encodePong, fragment, frameBytes, type EncodedFrame } from "./frame-writer.js";
+import { OP_BINARY, OP_TEXT } from "./opcodes.js";
 import { FrameAssembler, MessageAssembler, type Frame } from "./assemble.js";
 import { CLOSE_ABNORMAL, CLOSE_NO_STATUS, CLOSE_NORMAL } from "./close.js";
 import { isByteLimit, wsDefaults } from "./limits.js";
@@ -318,7 +319,9 @@ export class WebSocket {
     const bytes = toBytes(data);
     if (bytes.length <= this.maxFrame) {
       // one frame: header and payload go into the queue together, nothing can come between
-      return this._sendFrame(encodeFrame({ opcode: isText ? 1 : 2, payload: bytes, mask: this._mask() }));
+      const opcode = isText ? OP_TEXT : OP_BINARY;
+      if (bytes.length <= JOIN_LIMIT) return this.sock.write(encodeFrameBytes(opcode, true, bytes, this._mask()));
+      return this._sendFrame(encodeFrame({ opcode, payload: bytes, mask: this._mask() }));
     }
     // several frames: no other message may interleave (control frames may)
     const x = (this.#x ??= {});

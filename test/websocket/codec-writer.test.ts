@@ -2,6 +2,7 @@
 import {
   encodeClose,
   encodeFrame,
+  encodeFrameBytes,
   encodePing,
   encodePong,
   fragment,
@@ -36,6 +37,22 @@ describe("encodeFrame", () => {
     }
     expect(frameHeader(OP_TEXT, false, 5)[0]).toBe(0x01);
     expect(frameHeader(OP_CONTINUATION, true, 5)[0]).toBe(0x80);
+  });
+
+  it("encodeFrameBytes makes the same bytes as frameBytes(encodeFrame), in one new array, the payload left alone", () => {
+    for (const n of [0, 1, 125, 126, 4096, 65535, 65536]) {
+      const payload = randomBytes(n, prng(n + 1));
+      const before = payload.slice();
+      for (const mask of [undefined, KEY]) {
+        for (const fin of [true, false]) {
+          const one = encodeFrameBytes(OP_TEXT, fin, payload, mask);
+          expect(sameBytes(one, frameBytes(encodeFrame({ opcode: OP_TEXT, fin, payload, mask })))).toBe(true);
+          expect(one.buffer).not.toBe(payload.buffer);
+        }
+      }
+      expect(sameBytes(payload, before)).toBe(true);
+    }
+    expect(() => encodeFrameBytes(OP_PING, true, new Uint8Array(126))).toThrow(SocketError);
   });
 
   it("masks into one new buffer, leaving the caller's payload alone; frameBytes joins without copying", () => {
