@@ -13,6 +13,11 @@
  * Callbacks are never called from inside the method that caused them; state is updated before a
  * callback runs, so an exception thrown by the runtime's callback propagates with the socket
  * consistent. After `close()` or `onError` nothing is called.
+ *
+ * Memory: the `net.Socket` listeners are module-level functions shared by every connection; they
+ * find their `NodeTCP` through a symbol-keyed property of the socket they are called on (Node
+ * calls listeners with the emitter as `this`). Per-connection closures would cost each idle
+ * connection a few hundred bytes of heap.
  */
 import * as net from "node:net";
 import type { Endpoint, HostErrorReason, TCP, TCPAdoptOptions, TCPCallbacks, TCPConnectOptions } from "../../src/host.js";
@@ -46,6 +51,32 @@ export function adoptTCP(options: TCPAdoptOptions, limits: TCPLimits): NodeTCP {
   return new NodeTCP(socket, options, limits, true);
 }
 
+/** The `NodeTCP` a `net.Socket` belongs to (set while it owns the socket). */
+const OWNER = Symbol("cosock.NodeTCP");
+type Owned = net.Socket & { [OWNER]?: NodeTCP };
+const ownerOf = (socket: net.Socket): NodeTCP | undefined => (socket as Owned)[OWNER];
+
+function onConnect(this: net.Socket): void {
+  ownerOf(this)?._connect();
+}
+function onData(this: net.Socket, chunk: Buffer): void {
+  ownerOf(this)?._data(chunk);
+}
+function onPeerEnd(this: net.Socket): void {
+  ownerOf(this)?._peerEnd();
+}
+function onSocketError(this: net.Socket, error: Error): void {
+  ownerOf(this)?._socketError(error);
+}
+function onClose(this: net.Socket, hadError: boolean): void {
+  ownerOf(this)?._close(hadError);
+}
+function onDrain(this: net.Socket): void {
+  ownerOf(this)?._writeDone(undefined);
+}
+const startAdopted = (t: NodeTCP): void => t._startAdopted();
+const deliverEnd = (t: NodeTCP): void => t._deliverEnd();
+
 export class NodeTCP implements TCP {
   readonly #socket: net.Socket;
   readonly #queue = new ChunkQueue();
@@ -69,6 +100,8 @@ export class NodeTCP implements TCP {
   #paused = false;
   /** The runtime last saw a writable count below half of `sendBuffer`: it is owed an `onWritable`. */
   #low = false;
+  /** The completion callback of writes that leave the count low (made on the first). */
+  #writeDone: ((error?: Error | null) => void) | undefined;
   #remote: Endpoint | undefined;
   #local: Endpoint | undefined;
 
@@ -83,13 +116,14 @@ export class NodeTCP implements TCP {
     this.#error = callbacks.onError;
     this.#target = callbacks.target;
     this.#connected = adopted;
-    socket.on("data", this.#onData);
-    socket.on("end", this.#onPeerEnd);
-    socket.on("error", this.#onSocketError);
-    socket.on("close", this.#onClose);
-    socket.on("drain", this.#onWriteDone);
-    if (adopted) setImmediate(this.#startAdopted);
-    else socket.once(readyEvent, this.#onConnect);
+    (socket as Owned)[OWNER] = this;
+    socket.on("data", onData);
+    socket.on("end", onPeerEnd);
+    socket.on("error", onSocketError);
+    socket.on("close", onClose);
+    socket.on("drain", onDrain);
+    if (adopted) setImmediate(startAdopted, this);
+    else socket.once(readyEvent, onConnect);
   }
 
   read(max?: number): Uint8Array | undefined {
@@ -102,7 +136,7 @@ export class NodeTCP implements TCP {
     }
     if (queue.bytes === 0 && this.#peerEnded && !this.#endDelivered && !this.#endScheduled) {
       this.#endScheduled = true;
-      setImmediate(this.#deliverEnd);
+      setImmediate(deliverEnd, this);
     }
     return data;
   }
@@ -120,7 +154,10 @@ export class NodeTCP implements TCP {
     if (n === 0) return before;
     const copy = Buffer.allocUnsafe(n);
     copy.set(data);
-    this.#socket.write(copy, this.#onWriteDone);
+    // Only a write that may leave the count below half needs its completion reported (the
+    // function is made once, by the first such write); 'drain' covers the rest.
+    if (before - n < this.#sendBuffer / 2) this.#socket.write(copy, (this.#writeDone ??= (e?: Error | null) => this._writeDone(e)));
+    else this.#socket.write(copy);
     // Node may have handed the bytes to the kernel already: measure rather than subtract.
     const after = this.#writable();
     this.#low = after < this.#sendBuffer / 2;
@@ -151,11 +188,13 @@ export class NodeTCP implements TCP {
     this.#dead = true;
     const socket = this.#socket;
     socket.pause();
-    socket.off("data", this.#onData);
-    socket.off("end", this.#onPeerEnd);
-    socket.off("error", this.#onSocketError);
-    socket.off("close", this.#onClose);
-    socket.off("drain", this.#onWriteDone);
+    socket.off("data", onData);
+    socket.off("end", onPeerEnd);
+    socket.off("error", onSocketError);
+    socket.off("close", onClose);
+    socket.off("drain", onDrain);
+    socket.off("connect", onConnect);
+    (socket as Owned)[OWNER] = undefined;
     const parts: Uint8Array[] = prefix?.byteLength ? [prefix] : [];
     for (let chunk = this.#queue.read(); chunk; chunk = this.#queue.read()) parts.push(chunk);
     if (parts.length) socket.unshift(Buffer.concat(parts));
@@ -203,22 +242,25 @@ export class NodeTCP implements TCP {
     this.#error?.call(this.#target, reason);
   }
 
-  #onConnect = (): void => {
+  /** @internal the socket connected (listener `onConnect`) */
+  _connect(): void {
     if (this.#dead) return;
     this.#connected = true;
     this.#writableCb?.call(this.#target, this.#writable());
-  };
+  }
 
-  #startAdopted = (): void => {
+  /** @internal */
+  _startAdopted(): void {
     if (this.#dead) return;
     // The socket was accepted paused and has read nothing yet. resume() only schedules the
     // reading (no 'data' before this function returns), so onWritable still comes first, and a
     // runtime callback that throws cannot leave the socket paused for ever.
     this.#socket.resume();
     this.#writableCb?.call(this.#target, this.#writable());
-  };
+  }
 
-  #onData = (chunk: Buffer): void => {
+  /** @internal */
+  _data(chunk: Buffer): void {
     if (this.#dead) return;
     const queue = this.#queue;
     queue.push(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
@@ -227,34 +269,38 @@ export class NodeTCP implements TCP {
       this.#socket.pause();
     }
     this.#readable?.call(this.#target, queue.bytes);
-  };
+  }
 
-  #onPeerEnd = (): void => {
+  /** @internal */
+  _peerEnd(): void {
     this.#peerEnded = true;
-    if (this.#queue.bytes === 0) this.#deliverEnd();
-  };
+    if (this.#queue.bytes === 0) this._deliverEnd();
+  }
 
-  #deliverEnd = (): void => {
+  /** @internal */
+  _deliverEnd(): void {
     if (this.#dead || this.#endDelivered) return;
     this.#endDelivered = true;
     this.#end?.call(this.#target);
-  };
+  }
 
-  #onSocketError = (error: Error): void => {
+  /** @internal */
+  _socketError(error: Error): void {
     this.#fail(tcpErrorReason(errorCode(error)));
-  };
+  }
 
-  #onClose = (hadError: boolean): void => {
+  /** @internal */
+  _close(hadError: boolean): void {
     // An error was reported by 'error' already; after the peer's FIN a close is orderly.
     if (!hadError && !this.#peerEnded) this.#fail("reset");
-  };
+  }
 
-  /** A write completed (or 'drain'): tell a runtime that saw a low count once it is back at half. */
-  #onWriteDone = (error?: Error | null): void => {
+  /** @internal A write completed (or 'drain'): tell a runtime that saw a low count once it is back at half. */
+  _writeDone(error?: Error | null): void {
     if (error || this.#dead || !this.#low) return;
     const w = this.#writable();
     if (w < this.#sendBuffer / 2) return;
     this.#low = false;
     this.#writableCb?.call(this.#target, w);
-  };
+  }
 }
