@@ -16,6 +16,7 @@ import { moddableHost } from "../../hosts/moddable/index.js";
 import { MqttClient, tlsTransport } from "../../modules/mqtt/index.js";
 import { itWithPeer } from "../support/peers.js";
 import { equalBytes, randomBytes } from "../support/util.js";
+import { socketFailure as failure } from "../support/util.js";
 import { usePKI, type PKI } from "../tls/pki.js";
 import { startSServer, type Running } from "../tls/tls-peers.js";
 import { startSmtpServer } from "../tls/smtp-server.js";
@@ -67,15 +68,6 @@ async function reversed(s: Socket, lines: string[]): Promise<string[]> {
     out.push(back);
   }
   return out;
-}
-
-async function failure(p: Promise<unknown>): Promise<SocketError> {
-  const e = await p.then(
-    () => undefined,
-    (err: unknown) => err,
-  );
-  expect(e).toBeInstanceOf(SocketError);
-  return e as SocketError;
 }
 
 describe("a device TLS client (emulated Moddable TLSSocket) against openssl s_server", () => {

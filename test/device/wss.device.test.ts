@@ -22,6 +22,7 @@ import type { PlatformTLS } from "../../hosts/moddable/platform.js";
 import { wsClientApp, type WsClientApp } from "../../examples/ws-client.js";
 import { itWithPeer } from "../support/peers.js";
 import { equalBytes, randomBytes, until } from "../support/util.js";
+import { socketFailure as failure } from "../support/util.js";
 import { usePKI, type Credentials, type PKI } from "../tls/pki.js";
 import { ecma419, type Emulation, type EmulationOptions } from "./ecma419.js";
 import { DEVICE_MSS } from "./moddable-env.js";
@@ -180,15 +181,6 @@ async function peerWith(cert: Credentials): Promise<Peer> {
   const p = await wssPeer(cert);
   peers.push(p);
   return p;
-}
-
-async function failure(p: Promise<unknown>): Promise<SocketError> {
-  const e = await p.then(
-    () => undefined,
-    (err: unknown) => err,
-  );
-  expect(e).toBeInstanceOf(SocketError);
-  return e as SocketError;
 }
 
 beforeEach(() => {

@@ -1,5 +1,5 @@
 /** Helpers shared by the tests: waiting on a runtime's clock, and test payloads. */
-import type { Runtime, Socket } from "../../src/index.js";
+import { SocketError, type Runtime, type Socket } from "../../src/index.js";
 
 /** Waits (on `rt`'s clock) until `cond()` holds; fails after `limit` ms. */
 export async function until(rt: Runtime, cond: () => boolean, limit = 10000, what = "condition"): Promise<void> {
@@ -62,4 +62,14 @@ export async function echoRoundTrip(sock: Socket, payload: Uint8Array, piece: nu
   for (let off = 0; off < payload.length; off += piece) await sock.write(payload.subarray(off, off + piece));
   await reader;
   return joinAll(got);
+}
+
+/** The `SocketError` that `p` rejects with (a test fails if it resolves or rejects with anything else). */
+export async function socketFailure(p: Promise<unknown>): Promise<SocketError> {
+  const e = await p.then(
+    () => undefined,
+    (err: unknown) => err,
+  );
+  expect(e).toBeInstanceOf(SocketError);
+  return e as SocketError;
 }
