@@ -197,7 +197,9 @@ export interface TLSSecureOptions {
   ca?: PEM[];
   /**
    * Client: the handshake fails (`sslnottrusted`) unless the server's certificate chains to a
-   * trusted CA, is valid now and matches `serverName`. Server with `requestCert`: it fails unless
+   * trusted CA, is valid now and matches `serverName`. (The runtime checks the name again against
+   * `session.peerCertificate`, so a host whose TLS library checks only the chain still refuses a
+   * server of another name; it must report the certificate.) Server with `requestCert`: it fails unless
    * the client sent a certificate that chains to a trusted CA.
    */
   verify: boolean;

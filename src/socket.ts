@@ -34,6 +34,7 @@ import {
   clientPlan,
   handshakeTimedOut,
   isServerOptions,
+  matchesName,
   notEnabled,
   serverPlan,
   tlsError,
@@ -1054,10 +1055,19 @@ export class Socket implements Serviced {
 
   private _secured(): void {
     const t = this._tls!;
+    const session = (this.#tcp as TLS).session;
+    // A verifying client checks the name itself too (a host's TLS library may check only the
+    // chain): before the caller gets the socket, so nothing is sent to a server not named.
+    const { role, verify, serverName } = t.plan.secure;
+    if (role === "client" && verify && serverName !== undefined && !(session?.peerCertificate && matchesName(session.peerCertificate, serverName))) {
+      t.error = new SocketError("sslnottrusted", `the server's certificate is not for ${serverName}`);
+      this._hostFailed("error");
+      return;
+    }
     const w = t.securing!;
     t.securing = undefined;
     t.phase = "done";
-    t.session = (this.#tcp as TLS).session;
+    t.session = session;
     w.settle();
     w.resolve(this);
     this._endIfDrained();

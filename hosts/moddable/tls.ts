@@ -20,8 +20,9 @@
  * - It says nothing about what was negotiated and keeps its session private. The transport reads
  *   the server's handshake as it passes (TLS 1.2 sends it in the clear): the version, cipher suite
  *   and ALPN protocol from ServerHello, and the server's certificate (x509.ts).
- * - Moddable's TLS checks the chain and validity (when `verify`) but not the host name: this host
- *   checks the name against that certificate and fails with `sslnottrusted` when it does not match.
+ * - Moddable's TLS checks the chain and validity (when `verify`) but not the host name: the runtime
+ *   checks the name against the reported certificate (src/socket.ts, for every host) and fails
+ *   with `sslnottrusted` before the caller gets the socket.
  *   A handshake "completed" without the server's ChangeCipherSpec (Moddable's session also stops
  *   on an alert it raises itself) is a failure too.
  * - Unknown on the device: the certificate's SHA-256 fingerprint (""), and, with `verify: false`,
@@ -40,7 +41,7 @@
 import type { Endpoint, HostTLS, TLS, TLSCallbacks, TLSFailureCode, TLSSecureOptions, TLSSession, TLSWrapOptions, TCPCallbacks, HostErrorReason } from "../../src/host.js";
 import type { PlatformTLS, PlatformTLSFactory, PlatformTLSOptions, PlatformTLSTransport } from "./platform.js";
 import { ModdableTCP, closeQuietly, takeAndClose } from "./tcp.js";
-import { certificateInfo, matchesName, pemBlocks } from "./x509.js";
+import { certificateInfo, pemBlocks } from "./x509.js";
 
 const MAX_RECORD = 16384;
 const EMPTY = new Uint8Array(0);
@@ -487,11 +488,6 @@ export class ModdableTLS implements TLS {
     if (seen.alpn !== undefined) session.alpn = seen.alpn;
     if (cert) session.peerCertificate = cert;
     if (!verify) session.authorizationError = "not checked (verify: false; Moddable's TLS then checks nothing)";
-    const name = this.secure.serverName;
-    if (verify && name !== undefined && !(cert && matchesName(cert, name))) {
-      this.fail("sslnottrusted", `the server's certificate is not for ${name}`);
-      return false;
-    }
     this.secured = session;
     this.flags |= SECURED;
     return true;

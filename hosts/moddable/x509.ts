@@ -1,7 +1,7 @@
 /**
  * The little of X.509 the device's TLS needs and Moddable's TLSSocket does not tell: PEM to DER,
- * and the names, validity, serial number and issuer of a DER certificate (for `session.peerCertificate`
- * and the host-name check, which Moddable's TLS does not do). A minimal DER reader: definite
+ * and the names, validity, serial number and issuer of a DER certificate (for `session.peerCertificate`,
+ * against which the runtime checks the host name, which Moddable's TLS does not do). A minimal DER reader: definite
  * lengths only, no signature check (Moddable's TLS checks the chain).
  */
 import type { CertificateInfo, PEM } from "../../src/host.js";
@@ -179,22 +179,4 @@ export function certificateInfo(der: Uint8Array): CertificateInfo {
   };
   if (subject.cn !== undefined) info.commonName = subject.cn;
   return info;
-}
-
-/**
- * Does the certificate name `host`? The rules of src/tls.ts `matchesName` (RFC 6125), repeated
- * here because a host module imports nothing of src/ but types (the device maps src/ as
- * `cosock/src/*`, the Node tests by path).
- */
-export function matchesName(cert: CertificateInfo, host: string): boolean {
-  const name = host.toLowerCase().replace(/\.$/, "");
-  if (/^\d{1,3}(\.\d{1,3}){3}$/.test(name) || name.includes(":")) return cert.ipAddresses.some((ip) => ip.toLowerCase() === name);
-  const dns = cert.dnsNames.length ? cert.dnsNames : cert.commonName !== undefined ? [cert.commonName] : [];
-  return dns.some((p) => {
-    const pattern = p.toLowerCase().replace(/\.$/, "");
-    if (!pattern.startsWith("*.")) return pattern === name;
-    const suffix = pattern.slice(1);
-    const dot = name.indexOf(".");
-    return suffix.split(".").length >= 3 && dot > 0 && name.slice(dot) === suffix;
-  });
 }
