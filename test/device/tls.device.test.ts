@@ -10,7 +10,7 @@ import { join } from "node:path";
 import * as tls from "node:tls";
 import { X509Certificate } from "node:crypto";
 import type { AddressInfo } from "node:net";
-import { Runtime, SocketError, decodeUtf8, type Socket } from "../../src/index.js";
+import { Runtime, decodeUtf8, type Socket } from "../../src/index.js";
 import { nodeHost } from "../../hosts/node/index.js";
 import { moddableHost } from "../../hosts/moddable/index.js";
 import { MqttClient, tlsTransport } from "../../modules/mqtt/index.js";

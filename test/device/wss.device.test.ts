@@ -13,7 +13,7 @@ import * as https from "node:https";
 import type { AddressInfo } from "node:net";
 import type { TLSSocket } from "node:tls";
 import { WebSocketServer, type RawData, type WebSocket as WsSocket } from "ws";
-import { Runtime, SocketError, decodeUtf8, encodeUtf8 } from "../../src/index.js";
+import { Runtime, decodeUtf8, encodeUtf8 } from "../../src/index.js";
 import { wsConnect } from "../../src/websocket/handshake.js";
 import type { WebSocket } from "../../src/websocket/connection.js";
 import { moddableHost } from "../../hosts/moddable/index.js";

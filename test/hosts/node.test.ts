@@ -4,7 +4,7 @@
 import { createHash, randomBytes as cryptoRandom } from "node:crypto";
 import * as net from "node:net";
 import { nodeHost } from "../../hosts/node/index.js";
-import type { Host, HostErrorReason, Listener, PendingConnection, TCP, TCPCallbacks, UDP } from "../../src/host.js";
+import type { Host, HostErrorReason, Listener, PendingConnection, TCP, TCPCallbacks } from "../../src/host.js";
 
 const LOOPBACK = "127.0.0.1";
 const WAIT_LIMIT = 15000;
