@@ -8,7 +8,7 @@ import { HttpServer, type Handler } from "../src/http/server.js";
 import { req2sock, type UpgradeOptions } from "../src/websocket/handshake.js";
 import { WebSocket } from "../src/websocket/connection.js";
 import type { TLSServerOptions } from "../src/tls.js";
-import { cliArg } from "./cli.js";
+import { desktopMain } from "./cli.js";
 
 /** The persistent part, kept outside the request handler: echo messages until the peer closes. */
 export async function echoCosocket(ws: WebSocket): Promise<void> {
@@ -35,20 +35,12 @@ export function example5(rt: Runtime, port = 0, options: UpgradeOptions & { intf
 
 // run directly on the desktop (the peer of the device's WebSocket client, manifests/wsclient):
 //   npx tsx examples/05-websocket-server.ts [--port 8080] [--intf 0.0.0.0]
-const g = globalThis as { process?: { argv: string[]; once(s: string, f: () => void): void } };
-if (g.process?.argv[1]?.endsWith("05-websocket-server.ts")) {
-  const argv = g.process.argv;
-  const arg = (name: string, fallback: string) => cliArg(argv, name, fallback);
-  void (async () => {
-    const { Runtime } = await import("../src/index.js");
-    const { nodeHost } = await import("../hosts/node/index.js");
-    const rt = new Runtime(nodeHost());
-    const intf = arg("intf", "0.0.0.0");
-    const server = await example5(rt, Number(arg("port", "8080")), { intf });
-    console.log(`WebSocket echo (example 5) on ws://${intf}:${server.port}/ws (Ctrl-C stops)`);
-    g.process!.once("SIGINT", () => {
-      server.close();
-      rt.shutdown();
-    });
-  })();
-}
+desktopMain("05-websocket-server.ts", async (rt, arg, process) => {
+  const intf = arg("intf", "0.0.0.0");
+  const server = await example5(rt, Number(arg("port", "8080")), { intf });
+  console.log(`WebSocket echo (example 5) on ws://${intf}:${server.port}/ws (Ctrl-C stops)`);
+  process.once("SIGINT", () => {
+    server.close();
+    rt.shutdown();
+  });
+});

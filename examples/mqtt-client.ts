@@ -8,7 +8,7 @@
 import { decodeUtf8, type Runtime } from "../src/index.js";
 import { MqttClient, type ProtocolVersion, type QoS } from "../modules/mqtt/index.js";
 import { print, type Log } from "./log.js";
-import { cliArg } from "./cli.js";
+import { desktopMain } from "./cli.js";
 
 export interface MqttExampleOptions {
   host: string;
@@ -41,28 +41,14 @@ export async function mqttExample(rt: Runtime, options: MqttExampleOptions, log:
 }
 
 // run directly on the desktop: npx tsx examples/mqtt-client.ts
-const g = globalThis as { process?: { argv: string[]; exit(code: number): void } };
-if (g.process?.argv[1]?.endsWith("mqtt-client.ts")) {
-  const argv = g.process.argv;
-  const arg = (name: string, fallback: string) => cliArg(argv, name, fallback);
-  void (async () => {
-    const { Runtime } = await import("../src/index.js");
-    const { nodeHost } = await import("../hosts/node/index.js");
-    const rt = new Runtime(nodeHost());
-    try {
-      const client = await mqttExample(rt, {
-        host: arg("host", "127.0.0.1"),
-        port: Number(arg("port", "1883")),
-        topic: arg("topic", "cosock/demo"),
-        protocolVersion: arg("mqtt", "5") === "4" ? 4 : 5,
-      });
-      await rt.sleep(500); // let the last messages come back
-      await client.disconnect();
-    } catch (e) {
-      print(`failed: ${(e as Error).message}`);
-      g.process!.exit(1);
-    } finally {
-      rt.shutdown();
-    }
-  })();
-}
+desktopMain("mqtt-client.ts", async (rt, arg) => {
+  const client = await mqttExample(rt, {
+    host: arg("host", "127.0.0.1"),
+    port: Number(arg("port", "1883")),
+    topic: arg("topic", "cosock/demo"),
+    protocolVersion: arg("mqtt", "5") === "4" ? 4 : 5,
+  });
+  await rt.sleep(500); // let the last messages come back
+  await client.disconnect();
+  rt.shutdown();
+});
