@@ -36,7 +36,8 @@ export const suites: XsSuite[] = [
   { file: "test/ntp/sntp.sim.test.ts" },
   { file: "test/mqtt/client.sim.test.ts" },
   { file: "test/modbus/client-server.sim.test.ts" },
-  { file: "test/tls/standin.sim.test.ts" }, // TLS handshake state machine (the sim's no-crypto stand-in)
+  { file: "test/tls/standin.sim.test.ts" },
+  { file: "test/websocket/connection.sim.test.ts" }, // the WebSocket connection itself // TLS handshake state machine (the sim's no-crypto stand-in)
   {
     file: "test/hosts/sim.test.ts",
     notApplicable: {
