@@ -759,7 +759,7 @@ export class MqttClient {
         return this.#onPublish(conn, p);
       case "puback": {
         const m = inflight.get(p.packetId);
-        if (m && m.qos === 1) this.#completed(conn, m, p);
+        if (m && m.qos === 1) return this.#completed(conn, m, p);
         return;
       }
       case "pubrec": {
@@ -774,7 +774,7 @@ export class MqttClient {
       }
       case "pubcomp": {
         const m = inflight.get(p.packetId);
-        if (m && m.qos === 2 && m.state === "pubrel") this.#completed(conn, m, p);
+        if (m && m.qos === 2 && m.state === "pubrel") return this.#completed(conn, m, p);
         return;
       }
       case "pubrel": {
@@ -784,7 +784,7 @@ export class MqttClient {
       }
       case "suback":
       case "unsuback":
-        return this.#onAck(p);
+        return this.#onAck(conn, p);
       case "pingresp":
         return;
       case "disconnect": {
@@ -798,9 +798,11 @@ export class MqttClient {
     }
   }
 
-  #completed(conn: Connection, m: InflightMessage, p: AckPacket): void {
+  /** A publication is complete: out of the session (and of the store, before its promise settles). */
+  async #completed(conn: Connection, m: InflightMessage, p: AckPacket): Promise<void> {
     this.session.inflight.delete(m.packetId);
     this.#touch();
+    if (this.#dirty) await this.#flush(conn);
     const rs = p.properties?.reasonString;
     if (p.reasonCode >= 0x80) this.#refuse(m.done, failure(p.reasonCode, rs, `publish to "${m.topic}" refused`), m.topic);
     else {
@@ -812,7 +814,7 @@ export class MqttClient {
     this.#wake(conn); // a slot of the in-flight window is free
   }
 
-  #onAck(p: SubackPacket | UnsubackPacket): void {
+  async #onAck(conn: Connection, p: SubackPacket | UnsubackPacket): Promise<void> {
     const req = this.#requests.get(p.packetId);
     if (!req || (req.packet.type === "subscribe") !== (p.type === "suback")) return;
     this.#requests.delete(p.packetId);
@@ -827,6 +829,7 @@ export class MqttClient {
         }
       });
     } else if (req.packet.type === "unsubscribe") for (const t of req.packet.topics) this.session.subscriptions.delete(t);
+    if (this.#dirty) await this.#flush(conn); // stored before the caller hears of it
     const r: SubscribeResult = { reasonCodes: p.reasonCodes };
     if (p.properties?.reasonString !== undefined) r.reasonString = p.properties.reasonString;
     if (p.properties) r.properties = p.properties;
