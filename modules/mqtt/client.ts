@@ -222,6 +222,10 @@ export class MqttClient {
   #disconnect: DisconnectPacket | undefined;
   #info: ConnectInfo | undefined;
   #stats = { connects: 0, disconnects: 0, sent: 0, received: 0 };
+  /** The session changed in a way the store must see before the next packet goes out. */
+  #dirty = false;
+  /** The store's save in progress (an asynchronous store). */
+  #saving: Promise<void> | undefined;
 
   constructor(rt: Runtime, options: MqttClientOptions) {
     this.rt = rt;
@@ -377,6 +381,7 @@ export class MqttClient {
         if (conn.established) await this.#handle(conn, p);
         else if (p.type === "connack") this.#onConnack(conn, p);
         else throw protocolError(`expected CONNACK, got ${p.type.toUpperCase()}`);
+        if (this.#dirty) await this.#flush(conn); // completions and subscriptions, without waiting for a write
       }
     }
   }
@@ -398,10 +403,14 @@ export class MqttClient {
     conn.maximumQoS = props.maximumQoS ?? 2;
     conn.retainAvailable = props.retainAvailable !== 0;
     conn.keepalive = props.serverKeepAlive ?? o.keepalive;
-    if (props.assignedClientIdentifier) this.session.clientId = props.assignedClientIdentifier;
+    if (props.assignedClientIdentifier) {
+      this.session.clientId = props.assignedClientIdentifier;
+      this.#touch();
+    }
 
     // what to send before anything queued: lost subscriptions, unanswered requests, in-flight messages
     if (!p.sessionPresent) {
+      if (this.session.incoming.size) this.#touch();
       this.session.incoming.clear();
       if (o.resubscribe) {
         for (const r of this.session.subscriptions.values()) {
@@ -531,6 +540,61 @@ export class MqttClient {
     this.#emit("close", reason);
   }
 
+  // ---------------------------------------------------------------- the session store
+
+  /** Marks the session as changed for the `store`. */
+  #touch(): void {
+    if (this.options.store) this.#dirty = true;
+  }
+
+  /**
+   * Brings the `store` up to the session in memory (and waits for a save in progress). The rule
+   * (docs/mqtt.md): no packet is written while the store is behind the session — `#write` calls
+   * this first — so what the server has been told is never ahead of what a restarted process
+   * restores: a QoS 1/2 message is stored before its PUBLISH, its "pubrel" state before the
+   * PUBREL, an incoming QoS 2 identifier before the PUBREC and its removal before the PUBCOMP.
+   * Completions and subscription changes are saved as soon as they are read. A store that fails
+   * ends the connection (`storefailed`); the reconnection tries again.
+   */
+  async #flush(conn: Connection): Promise<void> {
+    const store = this.options.store;
+    if (!store) return;
+    try {
+      while (this.#dirty || this.#saving) {
+        if (this.#saving) {
+          await this.#saving;
+          continue;
+        }
+        this.#dirty = false;
+        let r: void | Promise<void>;
+        try {
+          r = store.save(this.session.save());
+        } catch (e) {
+          this.#dirty = true;
+          throw e;
+        }
+        if (r && typeof (r as Promise<void>).then === "function") {
+          const saving = Promise.resolve(r).then(
+            () => {
+              this.#saving = undefined;
+            },
+            (e: unknown) => {
+              this.#saving = undefined;
+              this.#dirty = true;
+              throw e;
+            },
+          );
+          this.#saving = saving;
+          await saving;
+        }
+      }
+    } catch (e) {
+      const err = e instanceof MqttError && e.code === "storefailed" ? e : new MqttError("storefailed", `the session store failed: ${(e as Error)?.message ?? e}`);
+      this.#end(conn, err);
+      throw err;
+    }
+  }
+
   // ---------------------------------------------------------------- the sender cosocket
 
   #sender = async (self: Socket, conn: Connection): Promise<void> => {
@@ -552,6 +616,7 @@ export class MqttClient {
 
   async #write(conn: Connection, packet: Packet | Uint8Array): Promise<void> {
     const bytes = packet instanceof Uint8Array ? packet : encode(packet, this.options.protocolVersion);
+    if (this.#dirty || this.#saving) await this.#flush(conn); // the store first (see #flush)
     await conn.stream.write(bytes);
     this.#stats.sent++;
   }
@@ -632,6 +697,7 @@ export class MqttClient {
     const entry: InflightMessage = { ...m, qos: m.qos as 1 | 2, packetId, state: "publish" };
     if (job.done) entry.done = job.done;
     this.session.inflight.set(packetId, entry);
+    this.#touch(); // saved before the PUBLISH is written
     const step = this.#publishStep(conn, entry, false);
     return step;
   }
@@ -641,6 +707,7 @@ export class MqttClient {
       return { bytes: this.#encodePublish(conn, entry, entry.packetId, dup) };
     } catch (e) {
       this.session.inflight.delete(entry.packetId);
+      this.#touch();
       this.#refuse(entry.done, e as MqttError, entry.topic);
       return undefined;
     }
@@ -692,28 +759,32 @@ export class MqttClient {
         return this.#onPublish(conn, p);
       case "puback": {
         const m = inflight.get(p.packetId);
-        if (m && m.qos === 1) this.#completed(conn, m, p);
+        if (m && m.qos === 1) return this.#completed(conn, m, p);
         return;
       }
       case "pubrec": {
         const m = inflight.get(p.packetId);
         if (m && m.qos === 2 && m.state === "publish" && p.reasonCode >= 0x80) return this.#completed(conn, m, p);
-        if (m && m.qos === 2) m.state = "pubrel";
+        if (m && m.qos === 2 && m.state === "publish") {
+          m.state = "pubrel";
+          this.#touch(); // saved before the PUBREL is written: the PUBLISH must never be resent after it
+        }
         const code = m || v === 4 ? 0 : 0x92;
         return this.#write(conn, { type: "pubrel", packetId: p.packetId, reasonCode: code });
       }
       case "pubcomp": {
         const m = inflight.get(p.packetId);
-        if (m && m.qos === 2 && m.state === "pubrel") this.#completed(conn, m, p);
+        if (m && m.qos === 2 && m.state === "pubrel") return this.#completed(conn, m, p);
         return;
       }
       case "pubrel": {
         const had = this.session.incoming.delete(p.packetId);
+        if (had) this.#touch(); // saved before the PUBCOMP: the server may then reuse the identifier
         return this.#write(conn, { type: "pubcomp", packetId: p.packetId, reasonCode: had || v === 4 ? 0 : 0x92 });
       }
       case "suback":
       case "unsuback":
-        return this.#onAck(p);
+        return this.#onAck(conn, p);
       case "pingresp":
         return;
       case "disconnect": {
@@ -727,8 +798,11 @@ export class MqttClient {
     }
   }
 
-  #completed(conn: Connection, m: InflightMessage, p: AckPacket): void {
+  /** A publication is complete: out of the session (and of the store, before its promise settles). */
+  async #completed(conn: Connection, m: InflightMessage, p: AckPacket): Promise<void> {
     this.session.inflight.delete(m.packetId);
+    this.#touch();
+    if (this.#dirty) await this.#flush(conn);
     const rs = p.properties?.reasonString;
     if (p.reasonCode >= 0x80) this.#refuse(m.done, failure(p.reasonCode, rs, `publish to "${m.topic}" refused`), m.topic);
     else {
@@ -740,10 +814,11 @@ export class MqttClient {
     this.#wake(conn); // a slot of the in-flight window is free
   }
 
-  #onAck(p: SubackPacket | UnsubackPacket): void {
+  async #onAck(conn: Connection, p: SubackPacket | UnsubackPacket): Promise<void> {
     const req = this.#requests.get(p.packetId);
     if (!req || (req.packet.type === "subscribe") !== (p.type === "suback")) return;
     this.#requests.delete(p.packetId);
+    if (req.records || req.packet.type === "unsubscribe") this.#touch();
     if (req.records) {
       req.records.forEach((r, i) => {
         const code = p.reasonCodes[i] ?? 0x80;
@@ -754,6 +829,7 @@ export class MqttClient {
         }
       });
     } else if (req.packet.type === "unsubscribe") for (const t of req.packet.topics) this.session.subscriptions.delete(t);
+    if (this.#dirty) await this.#flush(conn); // stored before the caller hears of it
     const r: SubscribeResult = { reasonCodes: p.reasonCodes };
     if (p.properties?.reasonString !== undefined) r.reasonString = p.properties.reasonString;
     if (p.properties) r.properties = p.properties;
@@ -788,6 +864,7 @@ export class MqttClient {
     if (!incoming.has(id)) {
       if (incoming.size >= o.receiveMaximum) throw protocolError(`more than ${o.receiveMaximum} QoS 2 messages in flight`, 0x93);
       incoming.add(id);
+      this.#touch(); // saved after delivery, before the PUBREC
       await this.#deliver(msg);
     }
     return this.#write(conn, { type: "pubrec", packetId: id, reasonCode: 0 });

@@ -16,6 +16,7 @@ export type MqttErrorCode =
   | "disconnected" // the server sent DISCONNECT (`reasonCode`, `reasonString`)
   | "timeout" // no CONNACK in time, or keepalive: two PINGREQs without an answer
   | "connectionlost" // the network connection failed or the peer closed it
+  | "storefailed" // the session store's save failed: the connection ends (nothing is sent unsaved)
   | "closed"; // the client was closed by the user; pending operations are refused with this
 
 export class MqttError extends Error {

@@ -69,8 +69,23 @@ export interface MqttOptions {
   topicAliasMaximum: number;
   /** MQTT 5: give repeated topics an alias automatically when the server allows aliases. */
   topicAliases: boolean;
-  /** A session to continue (from an earlier client's `session`). */
+  /** A session to continue (an earlier client's `session`, or `Session.restore(bytes)` in a new process). */
   session?: Session;
+  /**
+   * Where the session is kept across restarts: `save(session.save())` is called whenever the
+   * session changes in a way that matters, and no packet is written before it has returned (or
+   * its promise resolved). See `SessionStore`.
+   */
+  store?: SessionStore;
+}
+
+/**
+ * Keeps the session's bytes (flash, a file, a Moddable `Preference`): `save` replaces what it
+ * holds with `data` — atomically, or a restart may find half of it (which `Session.restore`
+ * refuses). An asynchronous `save` may return a promise; saves are never concurrent.
+ */
+export interface SessionStore {
+  save(data: Uint8Array): void | Promise<void>;
 }
 
 export const mqttDefaults = Object.freeze({

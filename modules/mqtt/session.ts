@@ -3,9 +3,12 @@
  * identifiers in use, outgoing QoS 1/2 messages not yet completed (to resend with DUP after a
  * reconnect), incoming QoS 2 packet identifiers whose PUBREL has not come (so a resent PUBLISH is
  * not delivered twice), and the subscriptions to restore when the server has lost the session.
- * It lives in memory; pass `session` to a new client to continue it.
+ * It lives in memory; pass `session` to a new client to continue it. `save()` gives it as bytes
+ * and `Session.restore(bytes)` brings it back in another process (session-codec.ts); the client's
+ * `store` option is told each time it changes in a way that matters (docs/mqtt.md).
  */
 import type { Properties, QoS, Subscription, UserProperties } from "./packet/index.js";
+import { decodeSession, encodeSession } from "./session-codec.js";
 
 /** Settles the promise of a user operation. */
 export interface Done<T> {
@@ -57,6 +60,35 @@ export class Session {
 
   constructor(clientId: string) {
     this.clientId = clientId;
+  }
+
+  /**
+   * The session as bytes for `Session.restore`: client identifier, packet identifier counter,
+   * in-flight messages (without their publishers' promises), incoming QoS 2 identifiers and
+   * subscriptions.
+   */
+  save(): Uint8Array {
+    return encodeSession({
+      clientId: this.clientId,
+      nextId: this.#nextId,
+      inflight: [...this.inflight.values()],
+      incoming: [...this.incoming],
+      subscriptions: [...this.subscriptions.values()],
+    });
+  }
+
+  /**
+   * A session from `save()`'s bytes. Throws an `incorrectuse` MqttError, and returns nothing, for
+   * bytes that are not a whole saved session (foreign, corrupted, truncated, another format).
+   */
+  static restore(data: Uint8Array): Session {
+    const d = decodeSession(data);
+    const s = new Session(d.clientId);
+    s.#nextId = d.nextId;
+    for (const m of d.inflight) s.inflight.set(m.packetId, m);
+    for (const id of d.incoming) s.incoming.add(id);
+    for (const r of d.subscriptions) s.subscriptions.set(r.topic, r);
+    return s;
   }
 
   /** A free packet identifier; `busy(id)` tells about identifiers held outside the session. */

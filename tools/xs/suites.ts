@@ -31,6 +31,7 @@ export const suites: XsSuite[] = [
   { file: "test/websocket/codec-utf8.test.ts" },
   { file: "test/websocket/codec-malformed.test.ts" },
   { file: "test/mqtt/codec.test.ts" },
+  { file: "test/mqtt/session-store.test.ts" }, // the stored form of an MQTT session
   { file: "test/modbus/codec.test.ts" },
   // protocol clients over the simulated network
   { file: "test/ntp/sntp.sim.test.ts" },
