@@ -82,6 +82,20 @@ function counts(inboxes: Inbox[], skip: string): Map<string, number> {
 describe.each([4, 5] as const)("MQTT v%i: the session survives a restart of the program", (v) => {
   const persist: Partial<MqttClientOptions> = v === 5 ? { cleanStart: false, sessionExpiry: 3600 } : { cleanStart: false };
 
+  /**
+   * The device dies (no DISCONNECT; the flash keeps what was last saved) and starts again: a new
+   * runtime and client with the same id, from the stored session when `restore`.
+   */
+  function restart(old: { rt: Runtime }, flash: FlashStore, proxy: { port: number; passAll(): void }, id: string, restore: boolean) {
+    flash.dead = true;
+    old.rt.shutdown();
+    const stored = flash.data!;
+    proxy.passAll();
+    const flashB = new FlashStore();
+    const fresh = proc(proxy.port, v, { clientId: id, ...persist, store: flashB, ...(restore ? { session: Session.restore(stored) } : {}) });
+    return { fresh, flashB };
+  }
+
   async function publisherRestart(restore: boolean): Promise<{ lost: string[]; duplicatedQoS2: string[] }> {
     const b = await Broker.start();
     brokers.push(b);
@@ -125,14 +139,7 @@ describe.each([4, 5] as const)("MQTT v%i: the session survives a restart of the 
     expect(states.filter((s) => s === "2:publish")).toHaveLength(6);
     expect(states.filter((s) => s === "1:publish")).toHaveLength(6);
 
-    // the device dies: no DISCONNECT, the flash keeps what was last saved
-    flash.dead = true;
-    old.rt.shutdown();
-    const stored = flash.data!;
-    proxy.passAll();
-
-    const flashB = new FlashStore();
-    const fresh = proc(proxy.port, v, { clientId: id, ...persist, store: flashB, ...(restore ? { session: Session.restore(stored) } : {}) });
+    const { fresh, flashB } = restart(old, flash, proxy, id, restore);
     const errors: string[] = [];
     fresh.client.on("error", (e) => void errors.push(e.message));
     expect((await fresh.client.connect()).sessionPresent).toBe(true);
@@ -193,13 +200,7 @@ describe.each([4, 5] as const)("MQTT v%i: the session survives a restart of the 
     expect(inboxA.messages).toHaveLength(9);
     expect(flash.session.incoming.size).toBe(6);
 
-    flash.dead = true;
-    old.rt.shutdown();
-    const stored = flash.data!;
-    proxy.passAll();
-
-    const flashB = new FlashStore();
-    const fresh = proc(proxy.port, v, { clientId: id, ...persist, store: flashB, ...(restore ? { session: Session.restore(stored) } : {}) });
+    const { fresh, flashB } = restart(old, flash, proxy, id, restore);
     const inboxB = new Inbox(fresh.client);
     expect((await fresh.client.connect()).sessionPresent).toBe(true);
     // the server finishes its QoS 2 exchanges (every PUBREL answered), then a marker after them
