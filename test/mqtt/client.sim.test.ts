@@ -6,7 +6,7 @@
  */
 import { Runtime, decodeUtf8 } from "../../src/index.js";
 import { SimNetwork, type LinkOptions } from "../../hosts/sim/index.js";
-import { MqttClient, type DisconnectInfo, type Message, type MqttClientOptions, type ProtocolVersion } from "../../modules/mqtt/index.js";
+import { MqttClient, Session, type DisconnectInfo, type Message, type MqttClientOptions, type ProtocolVersion } from "../../modules/mqtt/index.js";
 import { until } from "../support/util.js";
 import { MiniBroker, matches } from "./mini-broker.js";
 
@@ -143,3 +143,73 @@ for (const v of [4, 5] as const) {
     });
   });
 }
+
+describe("the session store (MQTT 5 on the simulated network)", () => {
+  it("an asynchronous store: saves never overlap, every publish completes, the last save holds nothing in flight", async () => {
+    const w = await world(21, { latency: 2 });
+    try {
+      let saving = 0;
+      let overlapped = false;
+      const saves: Uint8Array[] = [];
+      const store = {
+        async save(data: Uint8Array): Promise<void> {
+          if (saving > 0) overlapped = true;
+          saving++;
+          await w.rt.sleep(3); // a slow flash write, in virtual time
+          saves.push(data);
+          saving--;
+        },
+      };
+      const sub = w.client(5, { clientId: "as-sub" });
+      const got = collect(sub);
+      await sub.connect();
+      await sub.subscribe("as/#", { qos: 2 });
+      const pub = w.client(5, { clientId: "as-pub", cleanStart: false, sessionExpiry: 600, store });
+      await pub.connect();
+      const N = 20;
+      await Promise.all(Array.from({ length: N }, (_, i) => pub.publish(`as/${i}`, String(i), { qos: i % 2 ? 2 : 1 })));
+      await until(w.rt, () => got.length === N && saving === 0, 60000, "every message");
+      expect(overlapped).toBe(false);
+      expect(saves.length).toBeGreaterThan(N); // each message is saved in flight, then done
+      const last = Session.restore(saves[saves.length - 1]!);
+      expect(last.clientId).toBe("as-pub");
+      expect(last.inflight.size).toBe(0);
+      // some save in between held messages in flight
+      expect(saves.some((b) => Session.restore(b).inflight.size > 0)).toBe(true);
+    } finally {
+      await w.done();
+    }
+  });
+
+  it("a store that fails ends the connection with storefailed, sends nothing it could not save, and the reconnection tries again", async () => {
+    const w = await world(22, { latency: 2 });
+    try {
+      let failing = true;
+      const store = {
+        save(): void {
+          if (failing) throw new Error("flash full");
+        },
+      };
+      const sub = w.client(5, { clientId: "sf-sub" });
+      const got = collect(sub);
+      await sub.connect();
+      await sub.subscribe("sf/#", { qos: 1 });
+      const pub = w.client(5, { clientId: "sf-pub", cleanStart: false, sessionExpiry: 600, store, reconnect: { delay: 50, maxDelay: 50, factor: 1 } });
+      const errors: string[] = [];
+      pub.on("disconnect", (d: DisconnectInfo) => void errors.push(String((d.error as { code?: string } | undefined)?.code)));
+      await pub.connect();
+      const sent = pub.publish("sf/a", "kept", { qos: 1 });
+      await until(w.rt, () => errors.includes("storefailed"), 60000, "storefailed");
+      await w.rt.sleep(200);
+      expect(got).toHaveLength(0); // the PUBLISH it could not save never left
+      failing = false; // the flash works again: the next connection saves, then sends
+      await sent;
+      await until(w.rt, () => got.length === 1, 60000, "the message");
+      expect(decodeUtf8(got[0]!.payload)).toBe("kept");
+      expect(pub.stat().connects).toBeGreaterThanOrEqual(2);
+    } finally {
+      await w.done();
+    }
+  });
+});
+
