@@ -378,28 +378,25 @@ export function encodeException(fc: number, exception: number): Uint8Array {
   return Uint8Array.of((fc | 0x80) & 0xff, exception & 0xff);
 }
 
+/** A read response: the function code, the byte count, the data. */
+function withByteCount(fc: number, data: Uint8Array): Uint8Array {
+  const out = new Uint8Array(2 + data.length);
+  out[0] = fc;
+  out[1] = data.length;
+  out.set(data, 2);
+  return out;
+}
+
 /** The normal response PDU to `req` with its result (bits or registers for reads). */
 export function encodeResponse(req: ModbusRequest, result: Result): Uint8Array {
   switch (req.fc) {
     case FC.READ_COILS:
-    case FC.READ_DISCRETE_INPUTS: {
-      const bits = packBits(result as boolean[]);
-      const out = new Uint8Array(2 + bits.length);
-      out[0] = req.fc;
-      out[1] = bits.length;
-      out.set(bits, 2);
-      return out;
-    }
+    case FC.READ_DISCRETE_INPUTS:
+      return withByteCount(req.fc, packBits(result as boolean[]));
     case FC.READ_HOLDING_REGISTERS:
     case FC.READ_INPUT_REGISTERS:
-    case FC.READ_WRITE_MULTIPLE_REGISTERS: {
-      const data = registers(result as number[]);
-      const out = new Uint8Array(2 + data.length);
-      out[0] = req.fc;
-      out[1] = data.length;
-      out.set(data, 2);
-      return out;
-    }
+    case FC.READ_WRITE_MULTIPLE_REGISTERS:
+      return withByteCount(req.fc, registers(result as number[]));
     case FC.WRITE_SINGLE_COIL:
     case FC.WRITE_SINGLE_REGISTER: {
       const out = new Uint8Array(5);
