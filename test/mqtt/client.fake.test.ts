@@ -8,7 +8,7 @@ import { createServer, type AddressInfo } from "node:net";
 import { Runtime, decodeUtf8 } from "../../src/index.js";
 import { nodeHost } from "../../hosts/node/index.js";
 import { MqttClient, MqttError, type DisconnectInfo, type MqttClientOptions } from "../../modules/mqtt/index.js";
-import { FakeBroker } from "./fake-broker.js";
+import { FakeBroker, type FakeConnection } from "./fake-broker.js";
 import { Inbox, next, quiet } from "./helpers.js";
 
 let rt: Runtime;
@@ -39,6 +39,15 @@ function client(f: FakeBroker, options: Partial<MqttClientOptions> = {}): MqttCl
   return quiet(c);
 }
 
+/** Connects `c` to the fake broker, which answers CONNACK (with `connack`); the server's side and the CONNECT it read. */
+async function connectTo(c: MqttClient, f: FakeBroker, connack?: Parameters<FakeConnection["accept"]>[0]) {
+  const connected = c.connect();
+  const conn = await f.connection();
+  const connect = await conn.accept(connack);
+  await connected;
+  return { conn, connect };
+}
+
 async function rejection(p: Promise<unknown>): Promise<MqttError> {
   try {
     await p;
@@ -53,10 +62,7 @@ describe.each([4, 5] as const)("MQTT v%i", (v) => {
   it("keepalive: PINGREQ every keepalive/2; a server that stops answering is detected after 2 missed", async () => {
     const f = await fake(v);
     const c = client(f, { keepalive: 1 });
-    const connected = c.connect();
-    const conn = await f.connection();
-    await conn.accept(); // CONNACK, and then silence
-    await connected;
+    const { conn } = await connectTo(c, f); // CONNACK, and then silence
     const start = Date.now();
     const closed = next<MqttError>(c, "close");
     const reason = await closed;
@@ -73,10 +79,7 @@ describe.each([4, 5] as const)("MQTT v%i", (v) => {
   it("keepalive: answered PINGREQs keep the connection; a lost one with reconnect on leads to a new connection", async () => {
     const f = await fake(v);
     const c = client(f, { keepalive: 1, reconnect: { delay: 20, maxDelay: 100, factor: 2 } });
-    const connected = c.connect();
-    const conn = await f.connection();
-    await conn.accept();
-    await connected;
+    const { conn } = await connectTo(c, f);
     for (let i = 0; i < 2; i++) {
       await conn.next("pingreq");
       conn.send({ cmd: "pingresp" });
@@ -95,10 +98,7 @@ describe.each([4, 5] as const)("MQTT v%i", (v) => {
     const f = await fake(v);
     const c = client(f, { reconnect: { delay: 20, maxDelay: 100, factor: 2 } });
     c.on("disconnect", () => void c.close());
-    const connected = c.connect();
-    const conn = await f.connection();
-    await conn.accept();
-    await connected;
+    const { conn } = await connectTo(c, f);
     const closed = next<MqttError | undefined>(c, "close");
     conn.destroy();
     expect(await closed).toBeUndefined(); // closed by the user, not by a failure
@@ -141,10 +141,7 @@ describe.each([4, 5] as const)("MQTT v%i", (v) => {
     const f = await fake(v);
     const c = client(f, { reconnect: { delay: 20, maxDelay: 100, factor: 2 }, clientId: "dedupe", cleanStart: false, sessionExpiry: v === 5 ? 60 : 0 });
     const inbox = new Inbox(c);
-    const connected = c.connect();
-    const first = await f.connection();
-    await first.accept();
-    await connected;
+    const { conn: first } = await connectTo(c, f);
     first.send({ cmd: "publish", topic: "d/x", payload: Buffer.from("once"), qos: 2, messageId: 5, dup: false, retain: false });
     await first.next("pubrec");
     first.destroy(); // before PUBREL
@@ -162,10 +159,7 @@ describe.each([4, 5] as const)("MQTT v%i", (v) => {
   it("subscriptions are restored when the server has no session after a reconnect", async () => {
     const f = await fake(v);
     const c = client(f, { reconnect: { delay: 20, maxDelay: 100, factor: 2 } });
-    const connected = c.connect();
-    const first = await f.connection();
-    await first.accept();
-    await connected;
+    const { conn: first } = await connectTo(c, f);
     const sub = c.subscribe(["s/a", "s/b/#"], { qos: 1 });
     const s1 = await first.next("subscribe");
     first.send({ cmd: "suback", messageId: s1.messageId, granted: [1, 1] });
@@ -202,10 +196,7 @@ describe.each([4, 5] as const)("MQTT v%i", (v) => {
     expect(c.trypublish("q/t", "no room")).toBe(c.stat().queued);
     expect(c.stat().queuedMessages).toBe(accepted.length);
     // once connected, every accepted message leaves in order
-    const connected = c.connect();
-    const conn = await f.connection();
-    await conn.accept();
-    await connected;
+    const { conn } = await connectTo(c, f);
     for (let i = 0; i < accepted.length; i++) {
       const p = await conn.next("publish");
       expect(decodeUtf8(p.payload as Uint8Array)).toBe(`message ${String(i).padStart(3, "0")}`);
@@ -218,10 +209,7 @@ describe.each([4, 5] as const)("MQTT v%i", (v) => {
   it("the sender cosocket is suspended by the connection's flow control; publishers then see a full queue", async () => {
     const f = await fake(v);
     const c = client(f, { queuelen: 65536 });
-    const connected = c.connect();
-    const conn = await f.connection();
-    await conn.accept();
-    await connected;
+    const { conn } = await connectTo(c, f);
     conn.socket.pause(); // the server stops reading: the kernel buffers fill, then our socket's queue
     const payload = new Uint8Array(16384).fill(0x61);
     let accepted = 0;
@@ -245,10 +233,7 @@ describe.each([4, 5] as const)("MQTT v%i", (v) => {
   it("a malformed packet from the server ends the connection (MQTT 5: DISCONNECT 0x81 first)", async () => {
     const f = await fake(v);
     const c = client(f);
-    const connected = c.connect();
-    const conn = await f.connection();
-    await conn.accept();
-    await connected;
+    const { conn } = await connectTo(c, f);
     const closed = next<MqttError>(c, "close");
     conn.sendRaw([0x36, 0x03, 0x00, 0x01, 0x61]); // PUBLISH with QoS 3
     const e = await closed;
@@ -277,10 +262,7 @@ describe.each([4, 5] as const)("MQTT v%i", (v) => {
   it("a packet out of order (a second CONNACK) is a protocol error", async () => {
     const f = await fake(v);
     const c = client(f);
-    const connected = c.connect();
-    const conn = await f.connection();
-    await conn.accept();
-    await connected;
+    const { conn } = await connectTo(c, f);
     const closed = next<MqttError>(c, "close");
     conn.send(v === 5 ? { cmd: "connack", sessionPresent: false, reasonCode: 0 } : { cmd: "connack", sessionPresent: false, returnCode: 0 });
     expect((await closed).reasonCode).toBe(0x82);
@@ -332,10 +314,7 @@ describe("MQTT 5 with a scripted server", () => {
       userProperties: [["site", "lab"]],
       will: { topic: "dev/7/status", payload: "offline", qos: 1, retain: true, properties: { willDelayInterval: 5, contentType: "text/plain", userProperties: [["r", "1"]] } },
     });
-    const connected = c.connect();
-    const conn = await f.connection();
-    const p = await conn.accept();
-    await connected;
+    const { connect: p } = await connectTo(c, f);
     expect(p).toMatchObject({
       clientId: "dev-7",
       clean: true,
@@ -350,10 +329,7 @@ describe("MQTT 5 with a scripted server", () => {
   it("server keepalive and receive maximum are honoured", async () => {
     const f = await fake(5);
     const c = client(f, { keepalive: 60 });
-    const connected = c.connect();
-    const conn = await f.connection();
-    await conn.accept({ properties: { serverKeepAlive: 1, receiveMaximum: 2 } });
-    await connected;
+    const { conn } = await connectTo(c, f, { properties: { serverKeepAlive: 1, receiveMaximum: 2 } });
     const start = Date.now();
     // receive maximum 2: five QoS 1 messages, two in flight at a time
     const all = Array.from({ length: 5 }, (_, i) => c.publish("rm/t", String(i), { qos: 1 }));
@@ -379,10 +355,7 @@ describe("MQTT 5 with a scripted server", () => {
     const f = await fake(5);
     const c = client(f, { topicAliasMaximum: 16 });
     const inbox = new Inbox(c);
-    const connected = c.connect();
-    const conn = await f.connection();
-    await conn.accept({ properties: { topicAliasMaximum: 2 } });
-    await connected;
+    const { conn } = await connectTo(c, f, { properties: { topicAliasMaximum: 2 } });
     for (const t of ["a/b", "a/b", "c", "d", "a/b", "d"]) await c.publish(t, "x");
     const got = [];
     for (let i = 0; i < 6; i++) {
@@ -415,10 +388,7 @@ describe("MQTT 5 with a scripted server", () => {
   it("an alias the server never defined is a protocol error", async () => {
     const f = await fake(5);
     const c = client(f);
-    const connected = c.connect();
-    const conn = await f.connection();
-    await conn.accept();
-    await connected;
+    const { conn } = await connectTo(c, f);
     const closed = next<MqttError>(c, "close");
     conn.send({ cmd: "publish", topic: "", payload: Buffer.from("?"), qos: 0, dup: false, retain: false, properties: { topicAlias: 2 } });
     expect((await closed).reasonCode).toBe(0x82);
@@ -429,10 +399,7 @@ describe("MQTT 5 with a scripted server", () => {
     const c = client(f, { reconnect: { delay: 5000, maxDelay: 5000, factor: 1 } });
     const errors: MqttError[] = [];
     c.on("error", (e) => errors.push(e));
-    const connected = c.connect();
-    const conn = await f.connection();
-    await conn.accept({ properties: { maximumQoS: 1, retainAvailable: false, maximumPacketSize: 200 } });
-    await connected;
+    const { conn } = await connectTo(c, f, { properties: { maximumQoS: 1, retainAvailable: false, maximumPacketSize: 200 } });
     // refused by the server
     const pub = c.publish("rc/t", "x", { qos: 1 });
     const p = await conn.next("publish");
@@ -465,10 +432,7 @@ describe("MQTT 5 with a scripted server", () => {
   it("disconnect() sends DISCONNECT with its reason code and properties after what is queued", async () => {
     const f = await fake(5);
     const c = client(f, { sessionExpiry: 30 });
-    const connected = c.connect();
-    const conn = await f.connection();
-    await conn.accept();
-    await connected;
+    const { conn } = await connectTo(c, f);
     const sent = c.publish("bye/t", "last words");
     const done = c.disconnect({ reasonCode: 4, sessionExpiry: 0, reasonString: "going" });
     expect(decodeUtf8((await conn.next()).payload as Uint8Array)).toBe("last words");
