@@ -57,12 +57,23 @@ export async function startSServer(certFile: string, keyFile: string, args: stri
 }
 
 /** A plain TCP server that accepts and never answers (a peer that stalls in the handshake). */
-export async function startSilentServer(): Promise<{ port: number; stop(): Promise<void> }> {
-  const sockets = new Set<import("node:net").Socket>();
-  const server = createServer((s) => {
+export function startSilentServer(): Promise<{ port: number; stop(): Promise<void> }> {
+  return trackedServer(() => undefined);
+}
+
+type NetSocket = import("node:net").Socket;
+
+/** A loopback TCP server whose sockets (and those the handler gives `track`) `stop()` destroys. */
+async function trackedServer(handle: (socket: NetSocket, track: (s: NetSocket) => void) => void): Promise<{ port: number; stop(): Promise<void> }> {
+  const sockets = new Set<NetSocket>();
+  const track = (s: NetSocket) => {
     sockets.add(s);
     s.on("error", () => undefined);
     s.on("close", () => sockets.delete(s));
+  };
+  const server = createServer((s) => {
+    track(s);
+    handle(s, track);
   });
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
   return {
@@ -79,15 +90,8 @@ export async function startSilentServer(): Promise<{ port: number; stop(): Promi
  * A TCP proxy to 127.0.0.1:`target` that passes the client's bytes on, but only the first `pass`
  * bytes of the server's answer: a peer that stalls in the middle of its handshake flight.
  */
-export async function startStallingProxy(target: number, pass: number): Promise<{ port: number; stop(): Promise<void> }> {
-  const sockets = new Set<import("node:net").Socket>();
-  const track = (s: import("node:net").Socket) => {
-    sockets.add(s);
-    s.on("error", () => undefined);
-    s.on("close", () => sockets.delete(s));
-  };
-  const server = createServer((client) => {
-    track(client);
+export function startStallingProxy(target: number, pass: number): Promise<{ port: number; stop(): Promise<void> }> {
+  return trackedServer((client, track) => {
     const upstream = connect(target, "127.0.0.1");
     track(upstream);
     client.pipe(upstream);
@@ -98,15 +102,6 @@ export async function startStallingProxy(target: number, pass: number): Promise<
       passed += n;
     });
   });
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
-  return {
-    port: (server.address() as AddressInfo).port,
-    stop: () =>
-      new Promise<void>((r) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => r());
-      }),
-  };
 }
 
 /** socat as a byte-exact TLS echo server (`EXEC:cat`), forking per connection. */
