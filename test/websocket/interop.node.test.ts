@@ -512,59 +512,57 @@ function ourClientSuite(name: string, start: () => Promise<ForeignServer>, itx: 
 ourClientSuite("ws", startWsServer, it, 3);
 ourClientSuite("python3-websockets", startPyServer, itWithPythonWebsockets(), 3);
 
+/** Runs `body` with a fresh runtime against a `ws` server whose connections `onConnection` handles. */
+async function withWsPeer(onConnection: (sock: WsWebSocket) => void, body: (rt: Runtime, url: string) => Promise<void>): Promise<void> {
+  const wss = new WebSocketServer({ host: "127.0.0.1", port: 0 });
+  await new Promise<void>((r) => wss.once("listening", () => r()));
+  wss.on("connection", onConnection);
+  const rt = new Runtime(nodeHost());
+  try {
+    await body(rt, `ws://127.0.0.1:${(wss.address() as AddressInfo).port}/`);
+  } finally {
+    rt.shutdown();
+    await new Promise<void>((r) => wss.close(() => r()));
+  }
+}
+
 describe("errors surface as WebSocketError", () => {
   it("a peer that drops the connection without a close frame gives 1006", async () => {
-    const wss = new WebSocketServer({ host: "127.0.0.1", port: 0 });
-    await new Promise<void>((r) => wss.once("listening", () => r()));
-    wss.on("connection", (sock) => sock.on("message", () => sock.terminate()));
-    const rt = new Runtime(nodeHost());
-    try {
-      const ws = await wsConnect(rt, `ws://127.0.0.1:${(wss.address() as AddressInfo).port}/`);
-      await ws.write("x");
-      const err = await ws.readMessage(5000).catch((e) => e);
-      expect(err).toBeInstanceOf(WebSocketError);
-      expect(err.closeCode).toBe(1006);
-      // like any socket, a WebSocket without a coroutine is closed by its owner
-      await ws.close();
-      await until(rt, () => rt.stat().activeCons === 0, 5000);
-    } finally {
-      rt.shutdown();
-      await new Promise<void>((r) => wss.close(() => r()));
-    }
+    await withWsPeer(
+      (sock) => sock.on("message", () => sock.terminate()),
+      async (rt, url) => {
+        const ws = await wsConnect(rt, url);
+        await ws.write("x");
+        const err = await ws.readMessage(5000).catch((e) => e);
+        expect(err).toBeInstanceOf(WebSocketError);
+        expect(err.closeCode).toBe(1006);
+        // like any socket, a WebSocket without a coroutine is closed by its owner
+        await ws.close();
+        await until(rt, () => rt.stat().activeCons === 0, 5000);
+      },
+    );
   });
 });
 
 /** ping() reads while it waits, so the connection's only reader can await its own ping. */
 describe("ping() awaited by the connection's only reader", () => {
+  const quietPeer = (sock: WsWebSocket) => sock.on("error", () => undefined);
+
   it("leaves no timer behind once the pong came", async () => {
-    const wss = new WebSocketServer({ host: "127.0.0.1", port: 0 });
-    await new Promise<void>((r) => wss.once("listening", () => r()));
-    wss.on("connection", (sock) => sock.on("error", () => undefined));
-    const rt = new Runtime(nodeHost());
-    try {
-      const ws = await wsConnect(rt, `ws://127.0.0.1:${(wss.address() as AddressInfo).port}/`);
+    await withWsPeer(quietPeer, async (rt, url) => {
+      const ws = await wsConnect(rt, url);
       const reading = ws.read(300).catch(() => null); // takes the pong in (and times out: no data)
       await ws.ping("hello", 1500);
       await reading;
       expect(rt.stat().timers).toBe(0); // the ping leaves no timer behind
-    } finally {
-      rt.shutdown();
-      await new Promise<void>((r) => wss.close(() => r()));
-    }
+    });
   });
 
   it("resolves when the peer's pong arrives", async () => {
-    const wss = new WebSocketServer({ host: "127.0.0.1", port: 0 });
-    await new Promise<void>((r) => wss.once("listening", () => r()));
-    wss.on("connection", (sock) => sock.on("error", () => undefined));
-    const rt = new Runtime(nodeHost());
-    try {
-      const ws = await wsConnect(rt, `ws://127.0.0.1:${(wss.address() as AddressInfo).port}/`);
+    await withWsPeer(quietPeer, async (rt, url) => {
+      const ws = await wsConnect(rt, url);
       await ws.ping("hello", 1000); // ws answers at once; nobody reads it in
       await ws.close();
-    } finally {
-      rt.shutdown();
-      await new Promise<void>((r) => wss.close(() => r()));
-    }
+    });
   });
 });
