@@ -1,6 +1,7 @@
 /** Test helpers for the WebSocket codec: a recording sink, a seeded PRNG, chunkers, raw frames. */
 import { FrameParser } from "../../src/websocket/frame-parser.js";
 import { decodeUtf8, encodeUtf8 } from "../../src/utf8.js";
+import { joinAll } from "../support/util.js";
 import type { FramePiece, FrameParserOptions, FrameSink } from "../../src/websocket/frame-parser.js";
 
 export type Event =
@@ -53,17 +54,8 @@ export function randomBytes(n: number, rand: () => number): Uint8Array {
   return out;
 }
 
-export function concatAll(parts: Uint8Array[]): Uint8Array {
-  let n = 0;
-  for (const p of parts) n += p.length;
-  const out = new Uint8Array(n);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
+/** The codec tests' name for the shared `joinAll` (a new array holding every part in order). */
+export const concatAll = joinAll;
 
 /** Cuts positions for `length` bytes: whole, byte by byte, or random sizes 1..maxChunk. */
 export type Chunking = { name: string; cuts: (length: number) => number[] };
