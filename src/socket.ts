@@ -819,8 +819,7 @@ export class Socket implements Serviced {
       return;
     }
     if (this.#reader) {
-      const data = this._take();
-      const outcome = data ?? this._readError();
+      const outcome = this._readNow();
       if (outcome !== undefined) this._resume(outcome);
     }
     const a = this._acceptor;
