@@ -1,5 +1,5 @@
 /**
- * Real peers started by the tests (see ../shared/reference/peers.md). A missing peer fails the
+ * Real peers started by the tests (docs/peers.md). A missing peer fails the
  * test under CI=true; locally the test is skipped with a message saying how to install it.
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
@@ -13,12 +13,24 @@ export function have(command: string): boolean {
   return spawnSync("sh", ["-c", `command -v ${command}`]).status === 0;
 }
 
-/** `it` when the peer command exists (or under CI, where a missing peer must fail), else `it.skip`. */
-export function itWithPeer(command: string, install: string): jest.It {
-  if (have(command) || process.env.CI === "true") return it;
+/**
+ * `it` when a peer is available, or under CI=true (where a missing peer must fail); else a skip
+ * that says what to install, both once on the console and in each skipped test's name (so a
+ * suite whose every test skips still tells why). `install` names the Debian packages
+ * ("apt-get install …").
+ */
+export function itIf(available: boolean, what: string, install: string): jest.It {
+  if (available || process.env.CI === "true") return it;
+  const why = `needs ${what}: ${install}`;
   // eslint-disable-next-line no-console
-  console.warn(`skipping tests that need ${command}: install it with ${install}`);
-  return it.skip;
+  console.warn(`skipping tests that ${why}`);
+  const skip = (name: string, fn?: jest.ProvidesCallback, timeout?: number) => it.skip(`${name} [skipped: ${why}]`, fn, timeout);
+  return Object.assign(skip, it.skip) as unknown as jest.It;
+}
+
+/** `itIf` for a peer that is a command on the PATH. */
+export function itWithPeer(command: string, install: string): jest.It {
+  return itIf(have(command), command, install);
 }
 
 /** A free TCP port on 127.0.0.1. */

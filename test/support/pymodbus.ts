@@ -6,7 +6,7 @@ import { spawn, spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { connect } from "node:net";
 import { join } from "node:path";
-import { kill, type Peer } from "./peers.js";
+import { itIf, kill, type Peer } from "./peers.js";
 
 /** Debian's interpreter (a pyenv or venv python3 first on PATH may lack pymodbus). */
 export const PYTHON = existsSync("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
@@ -16,12 +16,9 @@ export function havePymodbus(): boolean {
   return spawnSync(PYTHON, ["-c", "import pymodbus"]).status === 0;
 }
 
-/** `it` when pymodbus is importable (or under CI, where a missing peer must fail), else `it.skip`. */
+/** `it` when pymodbus is importable (a missing peer skips locally, fails under CI=true). */
 export function itWithPymodbus(): jest.It {
-  if (havePymodbus() || process.env.CI === "true") return it;
-  // eslint-disable-next-line no-console
-  console.warn(`skipping tests that need pymodbus: install it with ${INSTALL}`);
-  return it.skip;
+  return itIf(havePymodbus(), "the Python module pymodbus", INSTALL);
 }
 
 /** The server's initial data (mirrors pymodbus-server.py). */

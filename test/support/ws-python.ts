@@ -4,7 +4,7 @@
  */
 import { spawn, spawnSync } from "node:child_process";
 import { join } from "node:path";
-import { kill, itWithPeer, type Peer } from "./peers.js";
+import { kill, itIf, type Peer } from "./peers.js";
 import { PYTHON, waitForTcp } from "./pymodbus.js";
 
 const SCRIPT = join(__dirname, "ws-python-peer.py");
@@ -14,13 +14,9 @@ export function havePythonWebsockets(): boolean {
   return spawnSync(PYTHON, ["-c", "import websockets"]).status === 0;
 }
 
-/**
- * `it` when python3-websockets is importable; otherwise `itWithPeer` decides (a missing peer
- * skips locally and fails under CI=true).
- */
+/** `it` when python3-websockets is importable (a missing peer skips locally, fails under CI=true). */
 export function itWithPythonWebsockets(): jest.It {
-  if (havePythonWebsockets()) return it;
-  return itWithPeer("python3-websockets-is-not-importable", INSTALL);
+  return itIf(havePythonWebsockets(), "the Python module websockets", INSTALL);
 }
 
 export type PyEvent = Record<string, unknown>;

@@ -16,14 +16,18 @@
  *
  * Two builds: the 64-bit xsnap (16-byte pointers make slots 32 bytes) and, when a multilib C
  * compiler is installed (apt-get install gcc-multilib), a 32-bit one whose 16-byte slots and
- * 32-bit chunk layouts are those of the ESP32's XS.
+ * 32-bit chunk layouts are those of the ESP32's XS. Where the kernel cannot execute 32-bit
+ * binaries, the 32-bit build runs under qemu-i386 (tools/xs/exec.ts); where neither works, the
+ * 64-bit figures come out with one line saying why the 32-bit ones are missing, and the tool
+ * still exits 0.
  */
 import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
-import { ensureXsnap, xsVersion, type Variant } from "./build-xsnap.js";
+import { ensureXsnap, type Variant } from "./build-xsnap.js";
 import { BUNDLES, bundle, spec } from "./bundle.js";
+import { nativeXsnap, xsnap32, type XsnapCommand } from "./exec.js";
 
 interface Heap {
   slots: number; // bytes of slots in use
@@ -52,11 +56,27 @@ function parse(output: string): Sample[] {
   return samples;
 }
 
-function run(xsnap: string, file: string): Sample[] {
-  const r = spawnSync(xsnap, [file], { encoding: "utf8", maxBuffer: 64 << 20 });
-  if (!r.stdout.includes("@@done")) throw new Error(`${file} did not finish:\n${r.stdout.slice(-2000)}\n${r.stderr}`);
+function run(xsnap: XsnapCommand, file: string): Sample[] {
+  const r = spawnSync(xsnap.file, [...xsnap.args, file], { encoding: "utf8", maxBuffer: 64 << 20 });
+  if (!r.stdout?.includes("@@done")) throw new Error(`${file} did not finish:\n${(r.stdout ?? "").slice(-2000)}\n${r.stderr ?? r.error}`);
   return parse(r.stdout);
 }
+
+/** How to run the xsnap of `variant`, or the one line that says why it cannot run here. */
+function command(variant: Variant): XsnapCommand | string {
+  let binary: string;
+  try {
+    binary = ensureXsnap(variant, () => undefined);
+  } catch (e) {
+    const why = (e as Error).message.split("\n")[0];
+    return variant === "report32" ? `${why}; a 32-bit build needs gcc-multilib` : why!;
+  }
+  if (variant !== "report32") return nativeXsnap(binary);
+  const r = xsnap32(binary);
+  return r.ok ? r.command : r.reason;
+}
+
+const titleOf = (title: string, xsnap: XsnapCommand) => `${title}, ${xsnap.version}${xsnap.how === "direct" ? "" : ` (run under ${xsnap.how})`}`;
 
 const total = (h: Heap) => h.slots + h.chunks;
 
@@ -93,17 +113,15 @@ async function moddableTcp(steps: number[]): Promise<void> {
     );
   console.log(`hosts/moddable TCP wrapper, ${steps.join(", ")} connections; bytes per connection (slots + chunks).`);
   for (const [variant, title] of [["report32", "32-bit (ESP32-like)"], ["report", "64-bit"]] as [Variant, string][]) {
-    let xsnap: string;
-    try {
-      xsnap = ensureXsnap(variant, () => undefined);
-    } catch (e) {
-      console.log(`${title}: not measured (${(e as Error).message.split("\n")[0]})`);
+    const xsnap = command(variant);
+    if (typeof xsnap === "string") {
+      console.log(`${title}: not measured: ${xsnap}`);
       continue;
     }
     const stub = slope(run(xsnap, files.stub!));
     const wrapper = slope(run(xsnap, files.wrapper!));
     console.log(
-      `${title}, ${xsVersion(xsnap)}: stub ${stub.total.toFixed(0)}, stub + wrapper ${wrapper.total.toFixed(0)}; ` +
+      `${titleOf(title, xsnap)}: stub ${stub.total.toFixed(0)}, stub + wrapper ${wrapper.total.toFixed(0)}; ` +
         `wrapper ${(wrapper.slots - stub.slots).toFixed(0)} slots + ${(wrapper.chunks - stub.chunks).toFixed(0)} chunks = ${(wrapper.total - stub.total).toFixed(0)} bytes`,
     );
   }
@@ -122,17 +140,13 @@ async function main(): Promise<void> {
   const codeBytes = code.length - readFileSync(empty).length;
 
   const variants: [Variant, string][] = [["report32", "32-bit (ESP32-like: 16-byte slots)"], ["report", "64-bit (32-byte slots)"]];
-  let version = "";
   console.log(`Idle connections in steps of ${steps.join(", ")}; bytes per added connection (slots + chunks).`);
   for (const [variant, title] of variants) {
-    let xsnap: string;
-    try {
-      xsnap = ensureXsnap(variant, () => undefined);
-    } catch (e) {
-      console.log(`\n${title}: not measured (${(e as Error).message.split("\n")[0]}; a 32-bit build needs gcc-multilib)`);
+    const xsnap = command(variant);
+    if (typeof xsnap === "string") {
+      console.log(`\n${title}: not measured: ${xsnap}`);
       continue;
     }
-    version = xsVersion(xsnap);
     const r: Record<string, Sample[]> = {};
     for (const s of scenarios) r[s] = run(xsnap, files[s]!);
     const sim = slope(r.sim!);
@@ -143,7 +157,7 @@ async function main(): Promise<void> {
     const row = (label: string, h: Heap & { total?: number }) =>
       console.log(`  ${label.padEnd(50)} ${fmt(h.slots)}  ${fmt(h.chunks)}  ${fmt(h.slots + h.chunks)}`);
     const minus = (a: Heap, b: Heap): Heap => ({ slots: a.slots - b.slots, chunks: a.chunks - b.chunks });
-    console.log(`\n${title}, ${version}`);
+    console.log(`\n${titleOf(title, xsnap)}`);
     console.log(`  ${"scenario (bytes per added connection)".padEnd(50)}  slots  chunks   total`);
     row("sim sockets only, both ends", sim);
     row("+ accepted Socket, no coroutine", accepted);
@@ -173,6 +187,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((e) => {
-  console.error(e);
+  console.error(`tools/xs/memory.ts: ${(e as Error).message}`);
   process.exit(1);
 });
