@@ -20,7 +20,11 @@ import { decodeResponse, encodeRequest, FC, type ModbusRequest, type Result } fr
 export interface ModbusClientOptions {
   /** Server port (default 502). */
   port?: number;
-  /** Unit id of requests that do not name one: 0..247 (default 1). */
+  /**
+   * Unit id of requests that do not name one: 0..255 (default 1). Over TCP every byte value is
+   * valid: 0xFF is the one the Modbus TCP implementation guide suggests for a device addressed by
+   * its IP address (gateways use 1..247 for the serial devices behind them).
+   */
   unitId?: number;
   /** ms a request may take from the call to its response (default 3000). */
   timeout?: number;
@@ -60,16 +64,17 @@ interface Call {
   cancelTimer?: () => void;
 }
 
+/** The MBAP header carries the unit id in one byte: 0..255 (not serial Modbus's 0..247). */
 function checkUnit(unitId: number): number {
-  if (!Number.isInteger(unitId) || unitId < 0 || unitId > 247)
-    throw new SocketError("incorrectuse", `unit id ${unitId} is not 0..247`);
+  if (!Number.isInteger(unitId) || unitId < 0 || unitId > 255)
+    throw new SocketError("incorrectuse", `unit id ${unitId} is not 0..255`);
   return unitId;
 }
 
 export class ModbusClient {
   readonly rt: Runtime;
   readonly sock: Socket;
-  /** Default unit id (0..247). */
+  /** Default unit id (0..255). */
   readonly unitId: number;
   /** Default request timeout (ms). */
   readonly timeout: number;

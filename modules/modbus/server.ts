@@ -19,7 +19,10 @@ export interface ModbusServerOptions extends DeviceData {
   port?: number;
   /** Local address to listen on (default: the host's default, loopback on the desktop). */
   intf?: string;
-  /** Unit ids served (default: every unit id). Others are answered with exception 0x0B. */
+  /**
+   * Unit ids served, each 0..255 (default: every unit id, 255 included). Others are answered with
+   * exception 0x0B. A value outside 0..255 is `incorrectuse`.
+   */
   unitIds?: number[];
   /** Connections served at once (default 8); a connection beyond it is closed at once and logged. */
   maxConnections?: number;
@@ -65,6 +68,9 @@ export class ModbusServer {
 
   /** Listens and starts serving. Throws `bind` if the port is in use. */
   static async listen(rt: Runtime, options: ModbusServerOptions = {}): Promise<ModbusServer> {
+    for (const u of options.unitIds ?? [])
+      if (!Number.isInteger(u) || u < 0 || u > 255)
+        throw new SocketError("incorrectuse", `unit id ${u} is not 0..255`);
     const listener = await rt.bind(options.port ?? serverDefaults.port, { intf: options.intf });
     return new ModbusServer(rt, listener, options);
   }

@@ -767,6 +767,7 @@ export class MqttClient {
         if (m && m.qos === 2 && m.state === "publish" && p.reasonCode >= 0x80) return this.#completed(conn, m, p);
         if (m && m.qos === 2 && m.state === "publish") {
           m.state = "pubrel";
+          m.pubrecReason = p.reasonCode; // reported with the PUBCOMP's (0x10: no matching subscribers)
           this.#touch(); // saved before the PUBREL is written: the PUBLISH must never be resent after it
         }
         const code = m || v === 4 ? 0 : 0x92;
@@ -807,6 +808,7 @@ export class MqttClient {
     if (p.reasonCode >= 0x80) this.#refuse(m.done, failure(p.reasonCode, rs, `publish to "${m.topic}" refused`), m.topic);
     else {
       const r: PublishResult = { reasonCode: p.reasonCode };
+      if (m.pubrecReason !== undefined) r.pubrecReason = m.pubrecReason;
       if (rs !== undefined) r.reasonString = rs;
       if (p.properties) r.properties = p.properties;
       m.done?.resolve(r);
@@ -883,9 +885,10 @@ export class MqttClient {
 
   /**
    * Publishes. Resolves when done — QoS 0: handed to the connection; QoS 1: PUBACK; QoS 2:
-   * PUBCOMP — with the server's reason code. Rejects with `queuefull` at once when the outgoing
-   * queue is full (nothing is taken), `incorrectuse` for arguments that cannot be sent, `refused`
-   * when the server answers with a failure code, `closed` if the client stops first.
+   * PUBCOMP — with the server's reason code (for QoS 2 also the PUBREC's, `pubrecReason`).
+   * Rejects with `queuefull` at once when the outgoing queue is full (nothing is taken),
+   * `incorrectuse` for arguments that cannot be sent, `refused` when the server answers with a
+   * failure code (a PUBREC's included), `closed` if the client stops first.
    */
   publish(topic: string, payload: Payload, options: PublishOptions = {}): Promise<PublishResult> {
     let job: Job & { kind: "publish" };

@@ -31,12 +31,23 @@ export interface InflightMessage extends OutgoingMessage {
   state: "publish" | "pubrel";
   /** The publisher's promise (absent for `trypublish` and for messages of a resumed session). */
   done?: Done<PublishResult>;
+  /** QoS 2: the PUBREC's reason code, kept for the result until the PUBCOMP (not stored). */
+  pubrecReason?: number;
 }
 
 /** What a completed publish reports: the server's reason code, reason string and properties. */
 export interface PublishResult {
-  /** 0 (success) or 0x10 (no matching subscribers); failures reject instead. */
+  /**
+   * The last acknowledgement's reason code (PUBACK for QoS 1, PUBCOMP for QoS 2): 0 (success) or,
+   * for QoS 1, 0x10 (no matching subscribers); failures reject instead.
+   */
   reasonCode: number;
+  /**
+   * QoS 2 only: the PUBREC's reason code, 0 (success) or 0x10 (no matching subscribers: MQTT 5
+   * says so in the PUBREC, while the PUBCOMP that ends the flow is 0). Always 0 in MQTT 3.1.1.
+   * A PUBREC of 0x80 or more ends the flow there: the publish rejects with that code.
+   */
+  pubrecReason?: number;
   reasonString?: string;
   properties?: Properties;
 }

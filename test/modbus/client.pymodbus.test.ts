@@ -122,12 +122,25 @@ describe("Modbus client against pymodbus", () => {
     await expect(c.readInputRegisters(0, 2)).resolves.toEqual([2000, 2001]);
   });
 
-  itPy("the unit id is sent and checked: 0..247", async () => {
+  itPy("the unit id is sent and checked: 0..255", async () => {
     const c = await client();
     expect(await c.readInputRegisters(0, 1, { unitId: 17 })).toEqual([2000]);
-    await expect(c.readInputRegisters(0, 1, { unitId: 248 })).rejects.toMatchObject({ code: "incorrectuse" });
+    expect(await c.readInputRegisters(1, 1, { unitId: 248 })).toEqual([2001]);
+    expect(await c.readInputRegisters(2, 1, { unitId: 0 })).toEqual([2002]);
+    await expect(c.readInputRegisters(0, 1, { unitId: 256 })).rejects.toMatchObject({ code: "incorrectuse", message: expect.stringMatching(/unit id 256 is not 0\.\.255/) });
     await expect(c.readInputRegisters(0, 1, { unitId: -1 })).rejects.toMatchObject({ code: "incorrectuse" });
+    await expect(c.readInputRegisters(0, 1, { unitId: 2.5 })).rejects.toMatchObject({ code: "incorrectuse" });
     expect(() => new ModbusClient(rt, c.sock, { unitId: 300 })).toThrow(/unit id 300/);
+  });
+
+  itPy("unit id 255, the Modbus TCP address of a device reached by its IP address, as the client's default", async () => {
+    mb = await ModbusClient.connect(rt, "127.0.0.1", { port: server!.port, unitId: 255 });
+    expect(mb.unitId).toBe(255);
+    expect(await mb.readHoldingRegisters(3, 2)).toEqual([D.holding(3), D.holding(4)]);
+    await mb.writeRegister(90, 4242);
+    expect(await mb.readHoldingRegisters(90, 1)).toEqual([4242]);
+    await mb.writeRegister(90, D.holding(90)); // the server's data is shared by the file's tests
+    await expect(mb.readHoldingRegisters(98, 5)).rejects.toMatchObject({ exception: 2, functionCode: 3 });
   });
 
   itPy("quantities beyond the protocol's limits are refused before sending", async () => {

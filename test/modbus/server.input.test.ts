@@ -317,6 +317,23 @@ describe("Modbus server: exceptions", () => {
     expect(await ask([3, 0, 0, 0, 1], 2)).toEqual([3, 2, 0, 0]);
     expect(await ask([3, 0, 0, 0, 1], 3)).toEqual([0x83, 0x0b]);
   });
+
+  it("unit id 255 (a device addressed by its IP address) is answered, by default and when listed", async () => {
+    await start();
+    expect(await ask([3, 0, 5, 0, 1], 255)).toEqual([3, 2, 0, 5]);
+    expect(await ask([3, 0, 5, 0, 1], 0)).toEqual([3, 2, 0, 5]);
+    server!.close();
+    await start({ unitIds: [255] });
+    expect(await ask([3, 0, 6, 0, 1], 255)).toEqual([3, 2, 0, 6]);
+    expect(await ask([3, 0, 6, 0, 1], 1)).toEqual([0x83, 0x0b]);
+  });
+
+  it("unitIds outside 0..255 are refused with incorrectuse before listening", async () => {
+    await expect(start({ unitIds: [1, 256] })).rejects.toMatchObject({ code: "incorrectuse", message: expect.stringMatching(/unit id 256 is not 0\.\.255/) });
+    await expect(start({ unitIds: [-1] })).rejects.toMatchObject({ code: "incorrectuse" });
+    await expect(start({ unitIds: [1.5] })).rejects.toMatchObject({ code: "incorrectuse" });
+    expect(rt.stat().listeners).toBe(0);
+  });
 });
 
 describe("Modbus server: connection limits", () => {

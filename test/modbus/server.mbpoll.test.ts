@@ -47,12 +47,17 @@ interface Run {
   stderr: string;
 }
 
-/** Runs mbpoll against our server (asynchronously: the server lives in this process). */
+/** Runs mbpoll against our server as unit 1 (asynchronously: the server lives in this process). */
 function mbpoll(...args: string[]): Promise<Run> {
+  return mbpollUnit(1, ...args);
+}
+
+/** Runs mbpoll addressing `unit` (`-a`). */
+function mbpollUnit(unit: number, ...args: string[]): Promise<Run> {
   return new Promise((resolve) => {
     execFile(
       "mbpoll",
-      ["-m", "tcp", "-p", String(server.port), "-a", "1", "-0", ...args],
+      ["-m", "tcp", "-p", String(server.port), "-a", String(unit), "-0", ...args],
       { timeout: 10000 },
       (err, stdout, stderr) => {
         const code = err ? (typeof err.code === "number" ? err.code : -1) : 0;
@@ -84,6 +89,19 @@ describe("Modbus server with mbpoll as the client", () => {
       [4, "104"],
     ]);
     expect(server.stat().functions[3]).toBe(1);
+  });
+
+  itMbpoll("unit id 255 (a device addressed by its IP address) is answered, for reads and writes", async () => {
+    let r = await mbpollUnit(255, "-t", "4", "-r", "3", "-c", "2", "-1", "127.0.0.1");
+    expect(r.code).toBe(0);
+    expect([...values(r.stdout)]).toEqual([
+      [3, "103"],
+      [4, "104"],
+    ]);
+    r = await mbpollUnit(255, "-t", "4", "-r", "40", "127.0.0.1", "4321");
+    expect(r.code).toBe(0);
+    expect(holding[40]).toBe(4321);
+    expect(server.stat()).toMatchObject({ requests: 2, exceptions: 0 });
   });
 
   itMbpoll("FC4: reads input registers", async () => {

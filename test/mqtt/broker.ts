@@ -1,5 +1,5 @@
 /**
- * mosquitto started by the tests (../shared/reference/peers.md): a temporary configuration on a
+ * mosquitto started by the tests (docs/peers.md): a temporary configuration on a
  * free loopback port, stopped by its PID. With `persistence` the database lives in the temporary
  * directory and is saved only when asked (`save()`, SIGUSR1) and at a clean exit: with autosave
  * on, an automatic save still being written when `save()` starts could be taken for the one

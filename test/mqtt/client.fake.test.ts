@@ -300,6 +300,18 @@ describe.each([4, 5] as const)("MQTT v%i", (v) => {
     expect(e.code).toBe("connectionlost");
     expect(e.message).toMatch(/cannotconnect/);
   });
+
+  it("QoS 2: a PUBREC of success is reported as pubrecReason 0 (3.1.1's PUBREC has no reason code)", async () => {
+    const f = await fake(v);
+    const c = client(f);
+    const { conn } = await connectTo(c, f);
+    const r = c.publish("q2/ok", "x", { qos: 2 });
+    const p = await conn.next("publish");
+    conn.send({ cmd: "pubrec", messageId: p.messageId });
+    await conn.next("pubrel");
+    conn.send({ cmd: "pubcomp", messageId: p.messageId });
+    expect(await r).toEqual({ reasonCode: 0, pubrecReason: 0 });
+  });
 });
 
 describe("MQTT 5 with a scripted server", () => {
@@ -383,6 +395,34 @@ describe("MQTT 5 with a scripted server", () => {
     conn.send({ cmd: "publish", topic: "t", payload: Buffer.from("3"), qos: 0, dup: false, retain: false, properties: { topicAlias: 17 } });
     expect((await closed).reasonCode).toBe(0x94);
     expect(await conn.next("disconnect")).toMatchObject({ reasonCode: 0x94 });
+  });
+
+  it("QoS 2: the PUBREC's reason code is reported beside the PUBCOMP's; a failing PUBREC ends the flow with its code", async () => {
+    const f = await fake(5);
+    const c = client(f);
+    const errors: MqttError[] = [];
+    c.on("error", (e) => errors.push(e));
+    const { conn } = await connectTo(c, f);
+    // no matching subscribers: said in the PUBREC, the flow goes on to a PUBCOMP of 0
+    const quiet2 = c.publish("q2/nobody", "x", { qos: 2 });
+    const p = await conn.next("publish");
+    conn.send({ cmd: "pubrec", messageId: p.messageId, reasonCode: 0x10 });
+    expect(await conn.next("pubrel")).toMatchObject({ messageId: p.messageId, reasonCode: 0 });
+    conn.send({ cmd: "pubcomp", messageId: p.messageId, reasonCode: 0, properties: { reasonString: "done" } });
+    expect(await quiet2).toEqual({ reasonCode: 0, pubrecReason: 0x10, reasonString: "done", properties: { reasonString: "done" } });
+    // a PUBREC of 0x80 or more: the publish is refused with that code, and no PUBREL follows
+    const denied = c.publish("q2/denied", "y", { qos: 2 });
+    const p2 = await conn.next("publish");
+    conn.send({ cmd: "pubrec", messageId: p2.messageId, reasonCode: 0x87, properties: { reasonString: "not for you" } });
+    const e = await rejection(denied);
+    expect([e.code, e.reasonCode, e.reasonString]).toEqual(["refused", 0x87, "not for you"]);
+    const after = c.publish("q2/after", "z", { qos: 1 });
+    const p3 = await conn.next();
+    expect(p3).toMatchObject({ cmd: "publish", topic: "q2/after" }); // not a PUBREL
+    conn.send({ cmd: "puback", messageId: p3.messageId, reasonCode: 0 });
+    expect(await after).toEqual({ reasonCode: 0 }); // QoS 1: no pubrecReason
+    expect(c.stat().inflight).toBe(0);
+    expect(errors).toEqual([]);
   });
 
   it("an alias the server never defined is a protocol error", async () => {

@@ -3,9 +3,12 @@
  * QoS round trips, retained messages, wills, persistent sessions, reconnection, and no QoS 2
  * message lost or duplicated across a kill -9 of the broker.
  */
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { Runtime, decodeUtf8 } from "../../src/index.js";
 import { nodeHost } from "../../hosts/node/index.js";
-import { MqttClient, type DisconnectInfo, type MqttClientOptions, type ProtocolVersion } from "../../modules/mqtt/index.js";
+import { MqttClient, MqttError, type DisconnectInfo, type MqttClientOptions, type ProtocolVersion } from "../../modules/mqtt/index.js";
 import { itWithPeer } from "../support/peers.js";
 import { Broker } from "./broker.js";
 import { Inbox, next, quiet } from "./helpers.js";
@@ -63,6 +66,7 @@ describe.each([4, 5] as const)("MQTT v%i against mosquitto", (v) => {
     expect((await pub.subscribe(`${t}/back`, { qos: 2 })).reasonCodes).toEqual([2]);
     const results = await Promise.all(([0, 1, 2] as const).map((qos) => pub.publish(`${t}/q${qos}`, `hello ${qos}`, { qos })));
     for (const r of results) expect(r.reasonCode).toBe(0);
+    expect(results.map((r) => r.pubrecReason)).toEqual([undefined, undefined, 0]); // QoS 2 only
     const got = await inbox.count(3);
     expect(got.map((m) => [m.topic, decodeUtf8(m.payload), m.qos, m.retain])).toEqual([
       [`${t}/q0`, "hello 0", 0, false],
@@ -310,10 +314,40 @@ describe("MQTT 5 features against mosquitto", () => {
     // PUBACK 0x10: no matching subscribers
     const r = await pub.publish(`${t}/nobody`, "?", { qos: 1 });
     expect(r.reasonCode).toBe(0x10);
+    // QoS 2: mosquitto 2.0 answers PUBREC 0 even with no subscriber (it routes the message at
+    // PUBREL); a PUBREC of 0x10 from another broker is reported too (client.fake.test.ts)
     const r2 = await pub.publish(`${t}/nobody`, "?", { qos: 2 });
-    expect(r2.reasonCode).toBe(0);
+    expect(r2).toMatchObject({ reasonCode: 0, pubrecReason: 0 });
+    expect(pub.stat().inflight).toBe(0);
     // UNSUBACK 0x11: no subscription existed
     expect((await sub.unsubscribe([`${t}/a/#`, `${t}/never`])).reasonCodes).toEqual([0, 0x11]);
+  });
+
+  itMosquitto("a publish the broker's ACL denies: QoS 2 ends at PUBREC 0x87, QoS 1 at PUBACK 0x87; the connection goes on", async () => {
+    // the broker drops to its own user: the ACL file must be readable by it
+    const dir = mkdtempSync(join(tmpdir(), "cosock-acl-"));
+    chmodSync(dir, 0o755);
+    const acl = join(dir, "acl");
+    writeFileSync(acl, "topic readwrite open/#\n");
+    chmodSync(acl, 0o644);
+    try {
+      const b = await Broker.start({ extra: [`acl_file ${acl}`] });
+      brokers.push(b);
+      const pub = client(b, 5);
+      const errors: MqttError[] = [];
+      pub.on("error", (e) => errors.push(e));
+      await pub.connect();
+      const e2 = await pub.publish("closed/a", "x", { qos: 2 }).catch((e: unknown) => e);
+      expect(e2).toBeInstanceOf(MqttError);
+      expect(e2).toMatchObject({ code: "refused", reasonCode: 0x87 });
+      const e1 = await pub.publish("closed/a", "x", { qos: 1 }).catch((e: unknown) => e);
+      expect(e1).toMatchObject({ code: "refused", reasonCode: 0x87 });
+      expect(await pub.publish("open/a", "y", { qos: 2 })).toMatchObject({ reasonCode: 0, pubrecReason: 0 });
+      expect(pub.stat()).toMatchObject({ state: "connected", inflight: 0 });
+      expect(errors).toEqual([]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   itMosquitto("session expiry 0 ends the session at disconnect; a non-zero expiry keeps it", async () => {

@@ -1,5 +1,5 @@
 /**
- * Real peers started by the tests (docs/peers.md). A missing peer fails the
+ * Real peers started by the tests (see docs/peers.md). A missing peer fails the
  * test under CI=true; locally the test is skipped with a message saying how to install it.
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";

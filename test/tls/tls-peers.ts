@@ -1,5 +1,5 @@
 /**
- * Real TLS peers for the tests (see ../shared/reference/peers.md): `openssl s_server`,
+ * Real TLS peers for the tests (see docs/peers.md): `openssl s_server`,
  * `openssl s_client` and `socat`, started on 127.0.0.1 and stopped by their PID.
  */
 import { spawn, type ChildProcess } from "node:child_process";
