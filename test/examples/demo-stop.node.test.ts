@@ -8,7 +8,7 @@
  * nobody listens on (the time is not what these tests are about).
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { connect } from "node:net";
+import { connect, type Socket } from "node:net";
 import WsWebSocket from "ws";
 import { chromium } from "playwright-core";
 import { freeUdpPort, itWithPeer, kill } from "../support/peers.js";
@@ -41,6 +41,26 @@ async function startDemo(web: number): Promise<Demo> {
   return { proc, exited, waitFor, output: () => out };
 }
 
+/** The frames (unmasked, as a server sends them) after the HTTP head in `bytes`; a partial one is left out. */
+function serverFrames(bytes: Buffer): { opcode: number; payload: Buffer }[] {
+  const head = bytes.indexOf("\r\n\r\n");
+  if (head < 0) return [];
+  const frames: { opcode: number; payload: Buffer }[] = [];
+  for (let at = head + 4; at + 2 <= bytes.length; ) {
+    let len = bytes[at + 1] & 0x7f;
+    let start = at + 2;
+    if (len === 126) {
+      if (start + 2 > bytes.length) break;
+      len = bytes.readUInt16BE(start);
+      start += 2;
+    } else if (len === 127) throw new Error("unexpected 64-bit frame length");
+    if (start + len > bytes.length) break;
+    frames.push({ opcode: bytes[at] & 0x0f, payload: bytes.subarray(start, start + len) });
+    at = start + len;
+  }
+  return frames;
+}
+
 const WEB = /web console\s+http:\/\/127\.0\.0\.1:(\d+)\//;
 const ECHO = /echo service \(example 9\)\s+listening on 127\.0\.0\.1:(\d+)/;
 const READY = /ready; try: nc/;
@@ -71,6 +91,41 @@ describe("the demo stops like a good server", () => {
       expect(demo.output()).toMatch(/stopped \(\d+ connections served\)/);
     } finally {
       client?.terminate();
+      await kill(demo.proc);
+    }
+  }, 30000);
+
+  it("a page that never answers the close frame holds the stop up only for the bounded wait", async () => {
+    const demo = await startDemo(0);
+    // a raw client: it upgrades, then reads and never writes again (not even its FIN)
+    let peer: Socket | undefined;
+    try {
+      const port = Number((await demo.waitFor(WEB))[1]);
+      await demo.waitFor(READY);
+      peer = connect({ port, host: "127.0.0.1", allowHalfOpen: true });
+      let got = Buffer.alloc(0);
+      const ended = new Promise<void>((resolve) => peer!.once("end", resolve));
+      peer.on("data", (d: Buffer) => (got = Buffer.concat([got, d])));
+      peer.write(
+        "GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+          "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+      );
+      // wait for the 101 and a first statistics frame
+      for (let i = 0; i < 200 && serverFrames(got).length === 0; i++) await new Promise((r) => setTimeout(r, 25));
+      expect(got.toString("latin1")).toMatch(/^HTTP\/1\.1 101 /);
+      expect(serverFrames(got)[0].opcode).toBe(1);
+
+      demo.proc.kill("SIGINT");
+      expect(await demo.exited).toBe(0);
+      await ended; // the demo closed the connection (after its wait) without our answer
+      const frames = serverFrames(got);
+      const last = frames[frames.length - 1];
+      expect(last.opcode).toBe(8);
+      expect(last.payload.readUInt16BE(0)).toBe(1001);
+      expect(last.payload.subarray(2).toString()).toBe("going away");
+      expect(demo.output()).toMatch(/web console: 1 page told "going away" \(1001\)\n/);
+    } finally {
+      peer?.destroy();
       await kill(demo.proc);
     }
   }, 30000);
