@@ -1,9 +1,14 @@
 /**
  * `npm start`: the demo device on the desktop host. It runs the cosocket echo service
  * (example 9), the cosocket proxy in front of it (example 13), and asks an NTP server for the
- * time (example 1), printing what listens where. Ctrl-C stops it cleanly.
+ * time (example 1), printing what listens where.
  *
  * It also serves a web console (a page with live statistics, talking back over WebSocket).
+ *
+ * Ctrl-C (SIGINT) or SIGTERM stops it like a good server: the web console stops listening and
+ * tells each open page "going away" (WebSocket close 1001), waits at most a second for those
+ * closing handshakes, then every socket is closed and the process exits 0. A second Ctrl-C
+ * while it waits exits at once (130).
  *
  *   npm start -- [--echo PORT] [--proxy PORT] [--web PORT] [--ntp HOST:PORT] [--stat SECONDS]
  */
@@ -12,21 +17,33 @@ import { nodeHost } from "../hosts/node/index.js";
 import { example9 } from "./09-cosocket-echo.js";
 import { example13 } from "./13-proxy.js";
 import { example1 } from "./01-ntp-blocking.js";
-import { webConsole } from "./web-console.js";
+import { webConsole, type WebConsole } from "./web-console.js";
 import { cliArg } from "./cli.js";
+
+/** How long a stop waits for the web console's closing handshakes (ms). */
+const GOING_AWAY_WAIT = 1000;
+
+let stopping = false;
 
 const arg = (name: string, fallback: string): string => cliArg(process.argv, name, fallback);
 
 async function main(): Promise<void> {
   const rt = new Runtime(nodeHost());
-  const stop = () => {
+  let web: WebConsole | undefined;
+  const stop = async () => {
+    if (stopping) process.exit(130); // asked again while saying goodbye: go now
+    stopping = true;
     const s = rt.stat();
+    if (web) {
+      const told = await web.goAway(GOING_AWAY_WAIT);
+      if (told > 0) console.log(`web console: ${told} page${told === 1 ? "" : "s"} told "going away" (1001)`);
+    }
     rt.shutdown();
     console.log(`stopped (${s.totalCons} connections served)`);
     setTimeout(() => process.exit(0), 50).unref();
   };
-  process.once("SIGINT", stop);
-  process.once("SIGTERM", stop);
+  process.on("SIGINT", stop);
+  process.on("SIGTERM", stop);
 
   const echoPort = Number(arg("echo", "7007"));
   const proxyPort = Number(arg("proxy", "8080"));
@@ -41,7 +58,7 @@ async function main(): Promise<void> {
   const proxyAt = proxy.sockname()!;
   console.log(`proxy (example 13)        listening on ${proxyAt.address}:${proxyAt.port} -> ${echoAt.address}:${echoAt.port}`);
 
-  const web = await webConsole(rt, { port: webPort, echo: { host: "127.0.0.1", port: echoAt.port } });
+  web = await webConsole(rt, { port: webPort, echo: { host: "127.0.0.1", port: echoAt.port } });
   console.log(`web console               http://127.0.0.1:${web.port}/`);
 
   // Show the path works: a round trip through the proxy to the echo service.
@@ -61,6 +78,7 @@ async function main(): Promise<void> {
   // The time query runs beside the services (a pool job with a blocking-style UDP socket).
   example1(rt, ntpHost, Number(ntpPort), (line) => console.log(`time (example 1, ${ntpHost}:${ntpPort}): ${line}`)).catch(
     (e) => {
+      if (stopping) return; // its socket closed by the stop
       const why = isSocketError(e) ? e.code : (e as Error).message;
       console.log(`time (example 1, ${ntpHost}:${ntpPort}): no answer (${why}); try --ntp HOST:PORT`);
     },
@@ -68,6 +86,7 @@ async function main(): Promise<void> {
 }
 
 main().catch((e) => {
+  if (stopping) return; // a stop during start-up: its sockets closed under main
   console.error(isSocketError(e) ? `cosock demo: ${e.message}` : e);
   process.exit(1);
 });
