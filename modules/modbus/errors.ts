@@ -52,10 +52,14 @@ export class ModbusError extends Error {
         (functionCode ? ` to function ${functionCode}` : "") +
         (detail ? `: ${detail}` : ""),
     );
-    this.name = "ModbusError";
     this.exception = exception;
     this.exceptionName = name;
     this.functionCode = functionCode;
+  }
+
+  /** On the prototype, not per instance: the device freezes Error.prototype, where `this.name = …` throws. */
+  override get name(): string {
+    return "ModbusError";
   }
 }
 
@@ -63,6 +67,10 @@ export class ModbusError extends Error {
 export class ModbusFrameError extends Error {
   constructor(message: string) {
     super(message);
-    this.name = "ModbusFrameError";
+  }
+
+  /** On the prototype, not per instance: the device freezes Error.prototype, where `this.name = …` throws. */
+  override get name(): string {
+    return "ModbusFrameError";
   }
 }

@@ -14,7 +14,11 @@ export class HttpError extends Error {
     super(`${status} ${message}`);
     this.status = status;
     this.headers = headers;
-    this.name = "HttpError";
+  }
+
+  /** On the prototype, not per instance: the device freezes Error.prototype, where `this.name = …` throws. */
+  override get name(): string {
+    return "HttpError";
   }
 }
 
