@@ -30,7 +30,11 @@ export class SocketError extends Error {
   constructor(code: SocketErrorCode, detail?: string) {
     super(detail ? `${code}: ${detail}` : code);
     this.code = code;
-    this.name = "SocketError";
+  }
+
+  /** On the prototype, not per instance: the device freezes Error.prototype, where `this.name = …` throws. */
+  override get name(): string {
+    return "SocketError";
   }
 }
 

@@ -80,13 +80,13 @@ type Kind = "none" | "tcp" | "listen";
 
 export type Cosocket<A extends unknown[]> = (sock: Socket, ...args: A) => unknown;
 
-const FAILURE: Record<HostErrorReason, string> = {
+const FAILURE: Readonly<Record<HostErrorReason, string>> = Object.freeze({
   refused: "connection refused",
   reset: "connection reset",
   timeout: "connection timed out",
   unreachable: "host unreachable",
   error: "connection failed",
-};
+});
 
 // Memory (docs/device.md, "Memory"): on XS every field of an object is a 16-byte slot, and so is
 // every `#private` method or accessor (XS installs them on each instance). So a Socket has seven

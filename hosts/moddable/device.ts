@@ -28,7 +28,7 @@ import { deviceOptions, type DeviceOptions } from "./defaults.js";
  * The platform as Moddable provides it. Each constructor call is checked against @moddable/typings
  * (with moddable-typings-gaps.d.ts), and each object returned against what the host uses.
  */
-export const platform: ModdablePlatform = {
+export const platform: ModdablePlatform = Object.freeze({
   tcp: (o) =>
     "from" in o
       ? new TCP({ from: o.from as TCP, nodelay: o.nodelay, target: o.target, onReadable: o.onReadable, onWritable: o.onWritable, onError: o.onError })
@@ -48,7 +48,7 @@ export const platform: ModdablePlatform = {
       return [];
     }
   },
-};
+});
 
 export function deviceHost(options?: ModdableHostOptions): Host {
   return moddableHost(platform, options);

@@ -89,8 +89,8 @@ export function moddableTLS(factory: PlatformTLSFactory, defer: (fn: () => void)
 
 // ---------------------------------------------------------------- the server's handshake, read as it passes
 
-const VERSIONS: Record<number, string> = { 0x0301: "TLSv1", 0x0302: "TLSv1.1", 0x0303: "TLSv1.2" };
-const SUITES: Record<number, string> = {
+const VERSIONS: Readonly<Record<number, string>> = Object.freeze({ 0x0301: "TLSv1", 0x0302: "TLSv1.1", 0x0303: "TLSv1.2" });
+const SUITES: Readonly<Record<number, string>> = Object.freeze({
   0x002f: "TLS_RSA_WITH_AES_128_CBC_SHA",
   0x0035: "TLS_RSA_WITH_AES_256_CBC_SHA",
   0x003c: "TLS_RSA_WITH_AES_128_CBC_SHA256",
@@ -111,7 +111,7 @@ const SUITES: Record<number, string> = {
   0xc030: "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
   0xcca8: "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256",
   0xcca9: "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256",
-};
+});
 
 /** Follows the records the server sends until its ChangeCipherSpec; keeps ServerHello's facts and its certificate. */
 class Inspector {
@@ -303,13 +303,13 @@ const WRITE_DEAD = 16;
 /** The TLSSocket reported the end of the connection; onEnd follows once the plaintext was read. */
 const PEER_GONE = 32;
 
-const ALERTS: Record<number, string> = {
+const ALERTS: Readonly<Record<number, string>> = Object.freeze({
   0: "close_notify", 10: "unexpected_message", 20: "bad_record_mac", 40: "handshake_failure", 42: "bad_certificate",
   43: "unsupported_certificate", 44: "certificate_revoked", 45: "certificate_expired", 46: "certificate_unknown",
   47: "illegal_parameter", 48: "unknown_ca", 49: "access_denied", 50: "decode_error", 51: "decrypt_error",
   70: "protocol_version", 71: "insufficient_security", 80: "internal_error", 112: "unrecognized_name",
   116: "certificate_required", 120: "no_application_protocol",
-};
+});
 
 export class ModdableTLS implements TLS {
   private sock: PlatformTLS | undefined;

@@ -103,7 +103,7 @@ function oid(b: Uint8Array, e: Element): string {
   return parts.join(".");
 }
 
-const NAMES: Record<string, string> = { "2.5.4.3": "CN", "2.5.4.6": "C", "2.5.4.7": "L", "2.5.4.8": "ST", "2.5.4.10": "O", "2.5.4.11": "OU" };
+const NAMES: Readonly<Record<string, string>> = Object.freeze({ "2.5.4.3": "CN", "2.5.4.6": "C", "2.5.4.7": "L", "2.5.4.8": "ST", "2.5.4.10": "O", "2.5.4.11": "OU" });
 
 /** A distinguished name as "CN=…, O=…", and its common name. */
 function dn(b: Uint8Array, e: Element): { text: string; cn?: string } {

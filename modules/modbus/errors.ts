@@ -18,7 +18,7 @@ export const EXCEPTION = Object.freeze({
   GATEWAY_TARGET_FAILED: 0x0b,
 });
 
-const NAMES: Record<number, string> = {
+const NAMES: Readonly<Record<number, string>> = Object.freeze({
   0x01: "IllegalFunction",
   0x02: "IllegalDataAddress",
   0x03: "IllegalDataValue",
@@ -28,7 +28,7 @@ const NAMES: Record<number, string> = {
   0x08: "MemoryParityError",
   0x0a: "GatewayPathUnavailable",
   0x0b: "GatewayTargetFailedToRespond",
-};
+});
 
 /** The name of an exception code ("IllegalDataAddress"), or "Exception0xNN" for an unknown one. */
 export function exceptionName(code: number): string {
@@ -52,10 +52,14 @@ export class ModbusError extends Error {
         (functionCode ? ` to function ${functionCode}` : "") +
         (detail ? `: ${detail}` : ""),
     );
-    this.name = "ModbusError";
     this.exception = exception;
     this.exceptionName = name;
     this.functionCode = functionCode;
+  }
+
+  /** On the prototype, not per instance: the device freezes Error.prototype, where `this.name = …` throws. */
+  override get name(): string {
+    return "ModbusError";
   }
 }
 
@@ -63,6 +67,10 @@ export class ModbusError extends Error {
 export class ModbusFrameError extends Error {
   constructor(message: string) {
     super(message);
-    this.name = "ModbusFrameError";
+  }
+
+  /** On the prototype, not per instance: the device freezes Error.prototype, where `this.name = …` throws. */
+  override get name(): string {
+    return "ModbusFrameError";
   }
 }

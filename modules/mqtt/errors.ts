@@ -31,9 +31,13 @@ export class MqttError extends Error {
   constructor(code: MqttErrorCode, detail?: string, reasonCode?: number) {
     const rc = reasonCode === undefined ? "" : ` (0x${reasonCode.toString(16).padStart(2, "0")} ${reasonName(reasonCode)})`;
     super(`${code}${detail ? `: ${detail}` : ""}${rc}`);
-    this.name = "MqttError";
     this.code = code;
     if (reasonCode !== undefined) this.reasonCode = reasonCode;
+  }
+
+  /** On the prototype, not per instance: the device freezes Error.prototype, where `this.name = …` throws. */
+  override get name(): string {
+    return "MqttError";
   }
 }
 

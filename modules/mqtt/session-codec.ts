@@ -21,7 +21,7 @@ import { readString, stringSize, writeString } from "./packet/properties.js";
 import type { Properties, PublishPacket, SubscribePacket } from "./packet/types.js";
 import type { InflightMessage, SubscriptionRecord } from "./session.js";
 
-const MAGIC = [0x63, 0x4d, 0x51, 0x73]; // "cMQs"
+const MAGIC = Object.freeze([0x63, 0x4d, 0x51, 0x73]); // "cMQs"
 const FORMAT = 1;
 
 /** What a blob holds (in-flight messages have no `done`: the publisher's promise does not survive). */

@@ -78,9 +78,13 @@ export class NtpError extends Error {
 
   constructor(code: NtpErrorCode, detail: string, kiss?: string) {
     super(`${code}: ${detail}`);
-    this.name = "NtpError";
     this.code = code;
     if (kiss !== undefined) this.kiss = kiss;
+  }
+
+  /** On the prototype, not per instance: the device freezes Error.prototype, where `this.name = …` throws. */
+  override get name(): string {
+    return "NtpError";
   }
 }
 

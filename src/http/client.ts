@@ -20,7 +20,7 @@ export interface Url {
   target: string;
 }
 
-const DEFAULT_PORTS: Record<string, number> = { http: 80, ws: 80, https: 443, wss: 443 };
+const DEFAULT_PORTS: Readonly<Record<string, number>> = Object.freeze({ http: 80, ws: 80, https: 443, wss: 443 });
 
 /** Parses "scheme://host[:port][/path][?query]" (no URL global on the device). */
 export function parseUrl(url: string): Url {

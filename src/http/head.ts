@@ -14,7 +14,11 @@ export class HttpError extends Error {
     super(`${status} ${message}`);
     this.status = status;
     this.headers = headers;
-    this.name = "HttpError";
+  }
+
+  /** On the prototype, not per instance: the device freezes Error.prototype, where `this.name = …` throws. */
+  override get name(): string {
+    return "HttpError";
   }
 }
 
@@ -41,7 +45,7 @@ export interface ResponseHead {
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const FIELD_VALUE = /^[\t\x20-\x7e\x80-\uffff]*$/;
 
-export const STATUS_TEXT: Record<number, string> = {
+export const STATUS_TEXT: Readonly<Record<number, string>> = Object.freeze({
   101: "Switching Protocols",
   200: "OK",
   204: "No Content",
@@ -60,7 +64,7 @@ export const STATUS_TEXT: Record<number, string> = {
   501: "Not Implemented",
   503: "Service Unavailable",
   505: "HTTP Version Not Supported",
-};
+});
 
 /**
  * Reads the lines of a head (up to the empty line). Returns null if the stream ends (or the idle

@@ -4,32 +4,119 @@
  * node_modules/.cache/cosock-xs/<variant>/. Idempotent: a stamp file records what was built;
  * when it matches, nothing runs.
  *
- *   npx tsx tools/xs/build-xsnap.ts [release|report|report32]   # prints the path of xsnap
+ *   npx tsx tools/xs/build-xsnap.ts [device|release|report|report32]   # prints the path of xsnap
  *
  * Variants:
- * - release:  the plain xsnap command (what `npm run test:xs` runs).
+ * - device:   what `npm run test:xs` runs: 32-bit (-m32, the ESP32's slot and chunk sizes), with
+ *             `cosockLimits()` to give a run the device's JavaScript stack (384 slots) and a heap
+ *             budget (see PATCHES below). xsnap.c has its creation values as literals and no option
+ *             for them: the build copies xsnap's own sources (not XS's) into
+ *             node_modules/.cache/cosock-xs/device/sources and patches that copy; the package
+ *             itself is left untouched.
+ * - release:  the plain xsnap command (`npm run test:xs -- --loose`).
  * - report:   the same with -DmxReport=1: every gc() prints the slot and chunk heap in use
  *             (used by tools/xs/memory.ts).
  * - report32: `report` compiled with -m32, so that slots and chunks have the sizes of a 32-bit
  *             device such as the ESP32 (needs a multilib C compiler: apt-get install gcc-multilib).
  */
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
-export type Variant = "release" | "report" | "report32";
+export type Variant = "device" | "release" | "report" | "report32";
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 export const CACHE = join(ROOT, "node_modules/.cache/cosock-xs");
 const PACKAGE = join(ROOT, "node_modules/@agoric/xsnap");
 
 const FLAGS: Record<Variant, string[]> = {
+  device: ["-m32"],
   release: [],
   report: ["-DmxReport=1"],
   report32: ["-DmxReport=1", "-m32"],
 };
+
+/**
+ * What the device variant adds to xsnap (in its own copy of xsnap.c):
+ *
+ * - `cosockLimits(stackSlots, heapBytes)`, a global host function: from the call on, the
+ *   JavaScript stack is `stackSlots` slots deep (counted from its top, so the intrinsics'
+ *   prototypes XS keeps there count, as on the device), and the heap may grow by at most
+ *   `heapBytes` more bytes (chunks and slots) than it holds now; past either, the machine aborts
+ *   ("stack overflow", "memory full") as a device does. 0 leaves a limit as it is. It returns the
+ *   stack slots in use at the call. The test runner calls it once the suite's modules are loaded:
+ *   a bundle's one module keeps every binding of every bundled module in its frame while it
+ *   loads, which a device (one module at a time, preloaded ones already in flash) never has.
+ * - The heap grows in small steps (DEVICE_STEPS), so that "may grow by" means what it says.
+ * - stdout is line-buffered (stdbuf cannot preload its 64-bit library into a 32-bit program).
+ */
+export const DEVICE_STEPS = { chunkBytes: 256 * 1024, slots: 8192 };
+
+const PATCHES: { anchor: string; add: string; before?: boolean }[] = [
+  {
+    anchor: "int main(int argc, char* argv[]) \n",
+    before: true,
+    add: `/* cosock device variant (tools/xs/build-xsnap.ts) */
+static xsSlot* gxCosockStackBottom = NULL;
+static void xs_cosockLimits(xsMachine* the)
+{
+\txsIntegerValue stack = xsToInteger(xsArg(0));
+\txsNumberValue heap = xsToNumber(xsArg(1));
+\txsIntegerValue used = (xsIntegerValue)(the->stackTop - the->stack);
+\tif (stack > 0) {
+\t\tif (!gxCosockStackBottom) gxCosockStackBottom = the->stackBottom;
+\t\tif ((the->stackTop - stack < gxCosockStackBottom) || (stack <= used + 8))
+\t\t\txsRangeError("cosockLimits: a stack of %d slots does not fit (%d in use)", (int)stack, (int)used);
+\t\tthe->stackBottom = the->stackTop - stack;
+\t}
+\tif (heap > 0)
+\t\tthe->allocationLimit = the->allocatedSpace + (size_t)heap;
+\txsResult = xsInteger(used);
+}
+
+`,
+  },
+  {
+    anchor: "\txsCreation* creation = &_creation;\n",
+    add: `\tsetvbuf(stdout, NULL, _IOLBF, 0);
+\t_creation.initialChunkSize = _creation.incrementalChunkSize = ${DEVICE_STEPS.chunkBytes};
+\t_creation.initialHeapCount = _creation.incrementalHeapCount = ${DEVICE_STEPS.slots};
+`,
+  },
+  {
+    anchor: "\txsDefine(xsGlobal, xsID(\"harden\"), xsResult, xsDontEnum);\n",
+    add: `\txsResult = xsNewHostFunction(xs_cosockLimits, 2);
+\txsDefine(xsGlobal, xsID("cosockLimits"), xsResult, xsDontEnum);
+`,
+  },
+  {
+    anchor: "\txsDeleteMachine(machine);\n",
+    before: true,
+    add: `\tif (gxCosockStackBottom) machine->stackBottom = gxCosockStackBottom;
+`,
+  },
+];
+
+/** The device variant's copy of xsnap's sources (TLS_DIR of xsnap.mk), with the creation patch. */
+function deviceSources(buildDir: string): string {
+  const from = join(PACKAGE, "xsnap-native/xsnap/sources");
+  const to = join(buildDir, "sources");
+  mkdirSync(to, { recursive: true });
+  // Files are written only when they differ, so that make recompiles only what changed.
+  const put = (f: string, text: string) => {
+    if (!existsSync(join(to, f)) || readFileSync(join(to, f), "utf8") !== text) writeFileSync(join(to, f), text);
+  };
+  for (const f of readdirSync(from)) if (f !== "xsnap.c") put(f, readFileSync(join(from, f), "utf8"));
+  let c = readFileSync(join(from, "xsnap.c"), "utf8");
+  for (const p of PATCHES) {
+    if (c.split(p.anchor).length !== 2) throw new Error(`xsnap.c of this @agoric/xsnap has not one "${p.anchor.trim()}": the device variant's patch needs updating`);
+    c = c.replace(p.anchor, p.before ? p.add + p.anchor : p.anchor + p.add);
+  }
+  put("xsnap.c", c);
+  return to;
+}
 
 function platformDir(): "lin" | "mac" {
   if (process.platform === "linux") return "lin";
@@ -38,14 +125,14 @@ function platformDir(): "lin" | "mac" {
 }
 
 /** The path of the xsnap command of `variant`, building it first if needed. */
-export function ensureXsnap(variant: Variant = "release", log: (s: string) => void = (s) => process.stderr.write(s + "\n")): string {
+export function ensureXsnap(variant: Variant = "device", log: (s: string) => void = (s) => process.stderr.write(s + "\n")): string {
   if (!existsSync(join(PACKAGE, "package.json"))) throw new Error("@agoric/xsnap is not installed (npm install)");
   const plat = platformDir();
   const buildDir = join(CACHE, variant);
   const binary = join(buildDir, "bin", plat, "release", "xsnap");
   const stampFile = join(buildDir, "stamp.json");
   const pkg = JSON.parse(readFileSync(join(PACKAGE, "package.json"), "utf8")) as { version: string };
-  const stamp = JSON.stringify({ xsnap: pkg.version, flags: FLAGS[variant], plat });
+  const stamp = JSON.stringify({ xsnap: pkg.version, flags: FLAGS[variant], plat, ...(variant === "device" ? { patches: PATCHES } : {}) });
   if (existsSync(binary) && existsSync(stampFile) && readFileSync(stampFile, "utf8") === stamp) return binary;
 
   mkdirSync(buildDir, { recursive: true });
@@ -53,7 +140,9 @@ export function ensureXsnap(variant: Variant = "release", log: (s: string) => vo
   log(`building xsnap (${variant}) from @agoric/xsnap ${pkg.version} into ${buildDir} …`);
   const t0 = Date.now();
   // Command-line variables override the makefile's: BUILD_DIR keeps node_modules/@agoric/xsnap
-  // untouched; CC carries the variant's flags into both compiling and linking.
+  // untouched; CC carries the variant's flags into both compiling and linking; TLS_DIR (xsnap's
+  // own sources) points the device variant at its patched copy.
+  const sources = variant === "device" ? [`TLS_DIR=${deviceSources(buildDir)}`] : [];
   execFileSync(
     "make",
     [
@@ -64,6 +153,7 @@ export function ensureXsnap(variant: Variant = "release", log: (s: string) => vo
       "GOAL=release",
       `BUILD_DIR=${buildDir}`,
       `CC=${cc}`,
+      ...sources,
     ],
     { cwd: join(PACKAGE, "xsnap-native/xsnap/makefiles", plat), stdio: ["ignore", "ignore", "inherit"] },
   );
@@ -80,9 +170,9 @@ export function xsVersion(xsnap: string): string {
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  const variant = (process.argv[2] ?? "release") as Variant;
+  const variant = (process.argv[2] ?? "device") as Variant;
   if (!(variant in FLAGS)) {
-    console.error(`unknown variant "${variant}" (release, report, report32)`);
+    console.error(`unknown variant "${variant}" (device, release, report, report32)`);
     process.exit(2);
   }
   const xsnap = ensureXsnap(variant);

@@ -14,6 +14,7 @@ export interface XsSuite {
 export const suites: XsSuite[] = [
   { file: "test/xs/expect-shim.test.ts" }, // the shim agrees with jest
   { file: "test/unit/dispatcher.test.ts" },
+  { file: "test/unit/error-names.test.ts" }, // Error subclasses with the built-ins frozen
   {
     file: "test/unit/bytes.test.ts",
     notApplicable: {

@@ -5,6 +5,13 @@
  * result, the XS version, and a closing "N passed, N failed" line; exits 1 on any failure.
  * NAME arguments keep only the suites whose file path contains one of them; `--file PATH` runs
  * a test file that is not (yet) in the list, to try a suite on XS before adding it.
+ *
+ * The run is as strict as a device (DEVICE_LIMITS): the 32-bit `device` build of xsnap, the
+ * built-ins frozen before the suite's modules load (tools/xs/shim/freeze.ts), and once they are
+ * loaded a JavaScript stack of 384 slots and a heap that may grow by a bounded number of bytes.
+ * `--stack N` (slots) and `--heap N` (bytes) change a limit for one run (to measure what a suite
+ * needs); `--loose` runs the plain 64-bit xsnap with nothing frozen, xsnap's own large stack and
+ * a heap that grows as needed.
  */
 import { spawn, spawnSync } from "node:child_process";
 import { basename, join } from "node:path";
@@ -16,6 +23,30 @@ import { suites, type XsSuite } from "./suites.js";
 /** A test that prints nothing for this long (real time) is stopped and fails. */
 const SILENCE_LIMIT_MS = Number(process.env.XS_TEST_TIMEOUT_MS) || 120_000;
 
+/**
+ * The limits of the strict run, set once the suite's modules are loaded. The stack is the
+ * device's (Moddable's creation.stack on esp32: 384 slots, the intrinsics' prototypes included).
+ * The heap (32-bit build: 16-byte slots, chunks) may grow by `heap` bytes over what the loaded
+ * modules hold. See docs/device.md ("The XS test runner").
+ */
+export const DEVICE_LIMITS = { stack: 384, heap: 0 };
+
+/**
+ * Stack slots an xsnap machine holds that a device's machine does not: a device app's machine is
+ * a clone of the preloaded one, whose stack keeps only 13 of XS's 156 "stack index" slots (the
+ * intrinsics' prototypes stay in the preloaded machine, in flash); xsnap creates its machine from
+ * scratch and keeps all 156 on its own stack (XS 13.3: mxStackIndexCount 156, 13 up to
+ * mxInstanceInspectorsStackIndex). The limit given to xsnap is the device's plus these.
+ */
+export const XSNAP_OWN_STACK_SLOTS = 156 - 13;
+
+export interface RunMode {
+  /** Freeze the intrinsics before the suite loads. */
+  freeze: boolean;
+  /** Creation limits (undefined: xsnap's own). */
+  limits?: { stack: number; heap: number };
+}
+
 interface Counts {
   passed: number;
   failed: number;
@@ -23,13 +54,16 @@ interface Counts {
   skipped: number;
 }
 
-function entrySource(suite: XsSuite): string {
+function entrySource(suite: XsSuite, mode: RunMode): string {
   return [
     `import { installGlobals, run } from ${spec("tools/xs/shim/runner.ts")};`,
+    `import { freezeIntrinsics } from ${spec("tools/xs/shim/freeze.ts")};`,
     `installGlobals();`,
+    mode.freeze ? `freezeIntrinsics();` : ``,
     `await run({`,
     `  notApplicable: ${JSON.stringify(suite.notApplicable ?? {})},`,
     `  load: () => import(${spec(suite.file)}),`,
+    mode.limits ? `  limits: ${JSON.stringify({ stack: mode.limits.stack + XSNAP_OWN_STACK_SLOTS, heap: mode.limits.heap })},` : ``,
     `});`,
     ``,
   ].join("\n");
@@ -38,10 +72,11 @@ function entrySource(suite: XsSuite): string {
 const hasStdbuf = spawnSync("stdbuf", ["--version"], { stdio: "ignore" }).status === 0;
 
 /** Runs one bundle; prints results as they come; resolves with the suite's counts. */
-function runSuite(xsnap: string, file: string, suite: XsSuite): Promise<Counts> {
+function runSuite(xsnap: string, file: string, suite: XsSuite, mode: RunMode): Promise<Counts> {
   const counts: Counts = { passed: 0, failed: 0, na: 0, skipped: 0 };
   // Line-buffered stdout, so that a stopped xsnap has told us which test it was in.
-  const [cmd, args] = hasStdbuf ? ["stdbuf", ["-oL", xsnap, file]] : [xsnap, [file]];
+  // (The device build buffers by line itself; stdbuf cannot preload into a 32-bit program.)
+  const [cmd, args] = hasStdbuf && !mode.limits ? ["stdbuf", ["-oL", xsnap, file]] : [xsnap, [file]];
   const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"] });
   let current: string | undefined;
   let done = false;
@@ -113,8 +148,29 @@ function runSuite(xsnap: string, file: string, suite: XsSuite): Promise<Counts> 
   });
 }
 
+/** Takes `--name N` out of args; the number, or undefined. */
+function numberOption(args: string[], name: string): number | undefined {
+  const at = args.indexOf(name);
+  if (at < 0) return undefined;
+  const n = Number(args[at + 1]);
+  if (!Number.isInteger(n) || n < 0) throw new Error(`${name} needs a whole number`);
+  args.splice(at, 2);
+  return n;
+}
+
 async function main(): Promise<number> {
   const args = process.argv.slice(2);
+  const loose = args.includes("--loose");
+  if (loose) args.splice(args.indexOf("--loose"), 1);
+  const mode: RunMode = loose
+    ? { freeze: false }
+    : {
+        freeze: true,
+        limits: {
+          stack: numberOption(args, "--stack") ?? DEVICE_LIMITS.stack,
+          heap: numberOption(args, "--heap") ?? DEVICE_LIMITS.heap,
+        },
+      };
   const fileAt = args.indexOf("--file");
   const selected =
     fileAt >= 0
@@ -125,9 +181,13 @@ async function main(): Promise<number> {
     console.log(`no suite matches ${filters.join(", ")}`);
     return 1;
   }
-  const xsnap = ensureXsnap("release");
+  const xsnap = ensureXsnap(loose ? "release" : "device");
   const version = xsVersion(xsnap);
-  console.log(`Running ${selected.length} suite(s) on ${version} (${xsnap})`);
+  const l = mode.limits;
+  const how = l
+    ? `built-ins frozen, stack ${l.stack} slots, heap ${l.heap ? `growing by at most ${l.heap} bytes` : "growing freely"} after loading`
+    : "loose: nothing frozen, xsnap's stack and heap";
+  console.log(`Running ${selected.length} suite(s) on ${version} (${xsnap}); ${how}`);
   const total: Counts = { passed: 0, failed: 0, na: 0, skipped: 0 };
   const t0 = performance.now();
   for (const suite of selected) {
@@ -135,8 +195,8 @@ async function main(): Promise<number> {
     console.log(`\n${suite.file}`);
     let counts: Counts;
     try {
-      await bundle(entrySource(suite), out);
-      counts = await runSuite(xsnap, out, suite);
+      await bundle(entrySource(suite, mode), out);
+      counts = await runSuite(xsnap, out, suite, mode);
     } catch (e) {
       console.log(`  ✗ bundling failed: ${(e as Error).message}`);
       counts = { passed: 0, failed: 1, na: 0, skipped: 0 };

@@ -9,7 +9,11 @@ import { format } from "./format.js";
 export class AssertionError extends Error {
   constructor(message: string) {
     super(message);
-    this.name = "AssertionError";
+  }
+
+  /** On the prototype, not per instance: the device freezes Error.prototype, where `this.name = …` throws. */
+  override get name(): string {
+    return "AssertionError";
   }
 }
 

@@ -177,8 +177,16 @@ function uncaught(e: unknown): void {
   uncaughtErrors.push(e);
 }
 
-/** Runs a hook or test body; like jest-circus, a test body may return only a promise or undefined. */
+/**
+ * Runs a hook or test body; like jest-circus, a test body may return only a promise or undefined.
+ * The body starts from a promise job of its own, so that its synchronous part runs at the bottom
+ * of the JavaScript stack (with the device's 384 slots, the runner's frames would count).
+ */
 function call(f: Fn, isTest = false): Promise<unknown> {
+  return Promise.resolve().then(() => callNow(f, isTest));
+}
+
+function callNow(f: Fn, isTest: boolean): Promise<unknown> {
   if (f.length > 0) {
     // a `done` callback
     return new Promise((resolve, reject) => {
@@ -216,6 +224,12 @@ export interface RunOptions {
   notApplicable?: Record<string, string>;
   /** Loads the test module (a dynamic import, so that the globals exist before it runs). */
   load: () => Promise<unknown>;
+  /**
+   * The device's limits, set once the module is loaded (needs the `device` build of xsnap,
+   * tools/xs/build-xsnap.ts): the JavaScript stack in slots, and the bytes the heap may still
+   * grow by. 0: that limit is not set.
+   */
+  limits?: { stack: number; heap: number };
 }
 
 export interface Summary {
@@ -242,13 +256,27 @@ export async function run(options: RunOptions): Promise<Summary> {
     out(`@@done ${summary.passed} ${summary.failed} ${summary.na} ${summary.skipped}`);
     return summary;
   }
+  if (options.limits) {
+    const limit = g.cosockLimits as ((stack: number, heap: number) => number) | undefined;
+    if (typeof limit !== "function") {
+      fail("(setting the device's limits)", ["this xsnap has no cosockLimits(): it is not the device build"]);
+      out(`@@done ${summary.passed} ${summary.failed} ${summary.na} ${summary.skipped}`);
+      return summary;
+    }
+    await null; // from a promise job: only this frame is on the stack
+    (g.gc as () => void)(); // what loading left behind is not the suite's
+    limit(options.limits.stack, options.limits.heap);
+  }
 
   const hasRunnable = (b: Block): boolean =>
     b.children.some((c) =>
       c.kind === "block" ? hasRunnable(c) : c.mode !== "skip" && (!anyOnly || c.mode === "only") && !na.has(fullName(b, c.name)),
     );
 
+  // runBlock and runTest begin with `await null`: a nested block or test then goes on from a
+  // promise job instead of from its caller's frame, so the runner's frames never pile up.
   async function runBlock(b: Block): Promise<void> {
+    await null;
     const runnable = hasRunnable(b);
     let setupFailed: unknown[] | undefined;
     if (runnable)
@@ -295,6 +323,7 @@ export async function run(options: RunOptions): Promise<Summary> {
   }
 
   async function runTest(t: Test, name: string): Promise<void> {
+    await null;
     const chain: Block[] = [];
     for (let p: Block | undefined = t.parent; p; p = p.parent) chain.unshift(p);
     const errors: string[] = [];
