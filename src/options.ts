@@ -7,6 +7,12 @@ export interface RuntimeOptions {
   queuelen: number;
   /** A cosocket ("s") writer suspends once its socket's queue holds more than this many bytes. */
   suspendAt: number;
+  /**
+   * Most writers suspended on one socket at once. A write that would suspend beyond them is
+   * refused with `busy` (nothing is taken): no code path can pile up writers, and the bytes they
+   * hold, without bound on one socket (a peer that never reads).
+   */
+  maxWriters: number;
   /** Most bytes one `read()` returns. */
   maxRead: number;
   /** Most bytes handed to the host in one write (the seed's `maxsize`). */
@@ -41,6 +47,7 @@ function defaultLog(message: string): void {
 export const defaults: Readonly<RuntimeOptions> = Object.freeze({
   queuelen: 16384,
   suspendAt: 1400,
+  maxWriters: 64,
   maxRead: 16384,
   maxWrite: 16384,
   connectTimeout: 5000,
