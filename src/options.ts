@@ -76,6 +76,11 @@ export interface HttpLimits {
   keepAliveTimeout: number;
   /** Connections a server serves at once; more are answered 503 and closed. */
   maxConnections: number;
+  /**
+   * WebSockets upgraded from this server's requests and open at once (they no longer count as
+   * connections): one more upgrade is refused with 503 before the 101.
+   */
+  maxWebSockets: number;
 }
 
 export const httpDefaults: Readonly<HttpLimits> = Object.freeze({
@@ -86,4 +91,5 @@ export const httpDefaults: Readonly<HttpLimits> = Object.freeze({
   headerTimeout: 10000,
   keepAliveTimeout: 5000,
   maxConnections: 64,
+  maxWebSockets: 256,
 });

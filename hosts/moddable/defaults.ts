@@ -36,11 +36,15 @@ export const deviceHttpDefaults: Readonly<Numeric<HttpLimits>> = Object.freeze({
   headerTimeout: 10000,
   keepAliveTimeout: 5000,
   maxConnections: 4, // of 8 PCBs: leaves room for client connections and lingering closes
+  maxWebSockets: 2, // upgraded WebSockets open at once (desktop 256): with 4 HTTP connections, 6 of 8 PCBs
 });
 
 export const deviceWsDefaults: Readonly<Numeric<WebSocketLimits>> = Object.freeze({
   maxFrame: 4096,
   maxMessage: 8192,
+  idleTimeout: 120000, // a silent WebSocket gives its PCB back after 2 minutes (desktop 5)
+  pingInterval: 0, // keepalive pings off (as on the desktop)
+  pongTimeout: 10000,
 });
 
 export interface DeviceOptions {
