@@ -18,10 +18,8 @@ import { until } from "../support/util.js";
 import { RawClient, closeOf, rawServer, serverFrame, switching, wsAccept, type WireFrame } from "../support/ws-raw.js";
 
 const OP_TEXT = 1;
-const OP_BIN = 2;
 const OP_CLOSE = 8;
 const OP_PING = 9;
-const OP_PONG = 10;
 
 /** A client frame (masked). */
 const cf = (f: Omit<RawFrame, "mask">): Uint8Array => rawFrame({ mask: KEY, ...f });
@@ -223,5 +221,140 @@ describe("server: a close frame stuck behind megabytes for a peer that never rea
     attacker.destroy();
     await servedHttp();
     await noLeak();
+  });
+});
+
+describe("client: wsConnect against a malicious server", () => {
+  let srv: Awaited<ReturnType<typeof rawServer>> | undefined;
+  afterEach(async () => {
+    await srv?.close();
+    srv = undefined;
+  });
+
+  /** A server that reads the upgrade request and then does `answer`. */
+  async function hostile(answer: Parameters<typeof rawServer>[0]): Promise<string> {
+    srv = await rawServer(answer);
+    return `ws://127.0.0.1:${srv.port}/`;
+  }
+
+  it("endless header fields: refused at maxHeaderBytes (invalidsocketcon), not buffered without end", async () => {
+    const url = await hostile((c) => {
+      c.sock.write("HTTP/1.1 101 Switching Protocols\r\n");
+      const line = Buffer.from("X-Filler: " + "f".repeat(100) + "\r\n");
+      const pump = () => {
+        while (!c.sock.destroyed && c.sock.write(line));
+        if (!c.sock.destroyed) c.sock.once("drain", pump);
+      };
+      c.sock.on("error", () => undefined);
+      pump();
+    });
+    const e = await wsConnect(rt, url, { timeout: 3000 }).catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(SocketError);
+    expect((e as SocketError).code).toBe("invalidsocketcon");
+    expect((e as SocketError).message).toMatch(/431/);
+    await until(rt, () => rt.stat().activeCons === 0, 3000, "the connection to close");
+  });
+
+  it("one huge header line: refused at maxLine (invalidsocketcon)", async () => {
+    const url = await hostile((c) => {
+      c.sock.on("error", () => undefined);
+      c.sock.write("HTTP/1.1 101 Switching Protocols\r\nX-Huge: " + "h".repeat(1 << 20));
+    });
+    await expect(wsConnect(rt, url, { timeout: 3000 })).rejects.toMatchObject({ code: "invalidsocketcon" });
+    await until(rt, () => rt.stat().activeCons === 0, 3000, "the connection to close");
+  });
+
+  it("a head dripped a byte at a time: timeout, not a wait without end", async () => {
+    let drip: ReturnType<typeof setInterval> | undefined;
+    const url = await hostile((c) => {
+      const head = Buffer.from(switching(c.key));
+      let at = 0;
+      c.sock.on("error", () => undefined);
+      drip = setInterval(() => {
+        if (at < head.length && !c.sock.destroyed) c.sock.write(head.subarray(at, ++at));
+      }, 20);
+    });
+    try {
+      await expect(wsConnect(rt, url, { timeout: 200 })).rejects.toMatchObject({ code: "timeout" });
+    } finally {
+      clearInterval(drip);
+    }
+    await until(rt, () => rt.stat().activeCons === 0, 3000, "the connection to close");
+  });
+
+  it("a 101 with a wrong Sec-WebSocket-Accept is refused (invalidsocketcon)", async () => {
+    const url = await hostile((c) => c.sock.write(switching("dGhlIHNhbXBsZSBub25jZQ==")));
+    await expect(wsConnect(rt, url, { timeout: 3000 })).rejects.toMatchObject({ code: "invalidsocketcon" });
+  });
+
+  it("a frame over maxFrame: closed with 1009 before its payload is read", async () => {
+    const url = await hostile((c) => {
+      c.sock.write(switching(c.key));
+      c.sock.write(Uint8Array.from([0x82, 127, 0, 0, 0, 0, 0x40, 0, 0, 0])); // 1 GiB declared
+    });
+    const ws = await wsConnect(rt, url, { timeout: 3000, maxFrame: 4096, closeTimeout: 300 });
+    await expect(ws.readMessage(3000)).rejects.toMatchObject({ closeCode: 1009 });
+    await until(rt, () => srv!.conns[0].bytes().length > 0, 3000, "our close frame");
+    await until(rt, () => rt.stat().activeCons === 0, 3000, "the connection to close");
+  });
+
+  it("a ping flood at a client whose pongs are not read: one pong queued at most", async () => {
+    let done = false;
+    const url = await hostile((c) => {
+      c.sock.pause(); // never reads our pongs
+      c.sock.write(switching(c.key));
+      const batch = Buffer.concat(Array.from({ length: 2000 }, () => serverFrame(OP_PING, fill(125, 3))));
+      let sent = 0;
+      const pump = () => {
+        while (sent < 100 && c.sock.write(batch)) sent++;
+        if (sent < 100) c.sock.once("drain", pump);
+        else c.sock.write(serverFrame(OP_TEXT, encodeUtf8("after the flood")), () => (done = true));
+      };
+      c.sock.on("error", () => undefined);
+      pump();
+    });
+    const ws = await wsConnect(rt, url, { timeout: 3000 });
+    let maxQueued = 0;
+    let maxWriters = 0;
+    for (;;) {
+      const m = await ws.readMessage(10000);
+      const s = rt.stat();
+      maxQueued = Math.max(maxQueued, s.queuedBytes);
+      maxWriters = Math.max(maxWriters, s.suspendedWriters);
+      if (m && decodeUtf8(m.data) === "after the flood") break;
+    }
+    expect(done).toBe(true);
+    expect(maxWriters).toBeLessThanOrEqual(1);
+    expect(maxQueued).toBeLessThanOrEqual(131); // no cosocket: one masked pong (2 + 4 + 125 bytes)
+    await served(); // our server, through the same runtime, meanwhile
+    ws.sock.abort();
+  }, 30000);
+});
+
+describe("runtime: maxWriters bounds the writers suspended on one socket", () => {
+  it("the writer beyond the bound gets busy and nothing of it is taken", async () => {
+    const wrt = new Runtime(nodeHost(), { maxWriters: 4 });
+    const sink = await rawServer(() => undefined);
+    try {
+      // a peer that never reads: the upgrade head is sent, then nothing is read
+      const sock = await wrt.connect("127.0.0.1", sink.port);
+      sock.write("GET / HTTP/1.1\r\nHost: x\r\n\r\n").catch(() => undefined);
+      await until(wrt, () => sink.conns.length === 1, 3000, "the peer to see the request");
+      sink.conns[0].sock.pause();
+      const big = new Uint8Array(4 << 20);
+      const writes: Promise<unknown>[] = [];
+      for (let i = 0; i < 4; i++) writes.push(sock.write(big).catch((e: unknown) => e));
+      expect(sock.suspendedWriters).toBe(4);
+      const queued = sock.queued;
+      await expect(sock.write(big)).rejects.toMatchObject({ code: "busy" });
+      expect(sock.suspendedWriters).toBe(4);
+      expect(sock.queued).toBe(queued);
+      expect(sock.trywrite("x")).toBe(queued); // a non-suspending write is told the queue is full
+      sock.close();
+      for (const r of await Promise.all(writes)) expect(r).toMatchObject({ code: "socketclosed" });
+    } finally {
+      wrt.shutdown();
+      await sink.close();
+    }
   });
 });
