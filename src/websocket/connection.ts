@@ -13,7 +13,7 @@ import { encodeClose, encodeFrame, encodeFrameBytes, encodePing, encodePong, fra
 import { OP_BINARY, OP_TEXT } from "./opcodes.js";
 import { FrameAssembler, MessageAssembler, type Frame } from "./assemble.js";
 import { CLOSE_ABNORMAL, CLOSE_GOING_AWAY, CLOSE_NO_STATUS, CLOSE_NORMAL } from "./close.js";
-import { isByteLimit, wsDefaults } from "./limits.js";
+import { isByteLimit, wsDefaults, type WebSocketLimits } from "./limits.js";
 import { RESOLVED_TRUE } from "../waiter.js";
 import type { Watched } from "../watchdog.js";
 
@@ -34,6 +34,8 @@ export interface WebSocketOptions {
   /** After a keepalive ping, a peer silent this long (ms) is dead: abort, 1006. Default `wsDefaults.pongTimeout`. */
   pongTimeout?: number;
 }
+
+type Timing = Pick<WebSocketLimits, "idleTimeout" | "pingInterval" | "pongTimeout">;
 
 /** A protocol failure: `closeCode` is the close code sent (or 1006 when the connection dropped). */
 export class WebSocketError extends SocketError {
@@ -97,9 +99,6 @@ export class WebSocket implements Watched {
   readonly maxFrame: number;
   readonly maxMessage: number;
   readonly closeTimeout: number;
-  readonly idleTimeout: number;
-  readonly pingInterval: number;
-  readonly pongTimeout: number;
   /** The peer's close code and reason once its close frame arrived (1005 when it had none). */
   closeCode: number | undefined;
   closeReason = "";
@@ -119,6 +118,8 @@ export class WebSocket implements Watched {
   #want: Want = MESSAGE;
   #timeout: number | undefined;
   #deadline: number | undefined;
+  // idle timeout and keepalive: `wsDefaults` itself unless options gave other values (one slot)
+  #timing: Readonly<Timing>;
 
   /**
    * The parser's sink: one small object per connection whose methods are shared, rather than an
@@ -160,9 +161,15 @@ export class WebSocket implements Watched {
     this.maxFrame = options.maxFrame ?? wsDefaults.maxFrame;
     this.maxMessage = options.maxMessage ?? wsDefaults.maxMessage;
     this.closeTimeout = options.closeTimeout ?? 2000;
-    this.idleTimeout = options.idleTimeout ?? wsDefaults.idleTimeout;
-    this.pingInterval = options.pingInterval ?? wsDefaults.pingInterval;
-    this.pongTimeout = options.pongTimeout ?? wsDefaults.pongTimeout;
+    const { idleTimeout, pingInterval, pongTimeout } = options;
+    this.#timing =
+      idleTimeout === undefined && pingInterval === undefined && pongTimeout === undefined
+        ? wsDefaults
+        : {
+            idleTimeout: idleTimeout ?? wsDefaults.idleTimeout,
+            pingInterval: pingInterval ?? wsDefaults.pingInterval,
+            pongTimeout: pongTimeout ?? wsDefaults.pongTimeout,
+          };
     if (!isByteLimit(this.maxMessage)) throw new SocketError("incorrectuse", "maxMessage must be a non-negative integer");
     if (!(this.idleTimeout >= 0 && this.pingInterval >= 0 && this.pongTimeout > 0))
       throw new SocketError("incorrectuse", "idleTimeout and pingInterval must be >= 0, pongTimeout > 0");
@@ -542,6 +549,21 @@ export class WebSocket implements Watched {
   }
 
   // ------------------------------------------------------------------ idle timeout and keepalive
+
+  /** Nothing received and no message sent for this long (ms) closes the connection (1001); 0: never. */
+  get idleTimeout(): number {
+    return this.#timing.idleTimeout;
+  }
+
+  /** Keepalive: a ping after this long (ms) without anything from the peer; 0: off. */
+  get pingInterval(): number {
+    return this.#timing.pingInterval;
+  }
+
+  /** After a keepalive ping, a peer silent this long (ms) is dead (abort, 1006). */
+  get pongTimeout(): number {
+    return this.#timing.pongTimeout;
+  }
 
   /** @internal The watchdog's check (watchdog.ts): false when the connection leaves the watch. */
   watchTick(now: number): boolean {
