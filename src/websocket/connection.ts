@@ -29,7 +29,7 @@ export interface WebSocketOptions {
   closeTimeout?: number;
   /** Nothing received and no message sent for this long (ms): closed with 1001; 0: never. Default `wsDefaults.idleTimeout`. */
   idleTimeout?: number;
-  /** Keepalive: a ping after this long (ms) without anything from the peer; 0 (default): off. */
+  /** Keepalive: a ping after this long (ms) without traffic (nothing received, no message sent); 0 (default): off. */
   pingInterval?: number;
   /** After a keepalive ping, a peer silent this long (ms) is dead: abort, 1006. Default `wsDefaults.pongTimeout`. */
   pongTimeout?: number;
@@ -72,6 +72,8 @@ const INFLIGHT = 4; // a socket read is in flight (its outcome comes to readDone
 const PONG_BUSY = 8; // a pong is on its way out (a newer ping's payload waits in #x.pong)
 const CLOSE_OUT = 16; // our close frame left (or there is none to send): close() may linger
 const WATCHED = 32; // under the watchdog (idle timeout, keepalive)
+const WANT_SHIFT = 6; // bits 6-7: what the waiting read wants (PIECE, FRAME or MESSAGE)
+const WANT_BITS = 3 << WANT_SHIFT;
 
 const EMPTY = new Uint8Array(0);
 
@@ -86,9 +88,8 @@ interface Extra {
   pongWaiters?: (() => void)[];
   pullers?: (() => void)[]; // ping and the closing handshake waiting for a socket read
   pong?: Uint8Array; // the newest ping's payload, answered once the pong before it left
-  heard?: number; // host time of the last bytes from the peer (watched connections)
-  sent?: number; // host time of the last message written (watched connections)
   pingAt?: number; // host time of the keepalive ping not answered yet
+  timing?: Timing; // idle timeout and keepalive when options set them (else wsDefaults)
 }
 
 export class WebSocket implements Watched {
@@ -115,11 +116,9 @@ export class WebSocket implements Watched {
   #x: Extra | undefined;
   // the waiting read (`read`, `readFrame`, `readMessage`)
   #resume: ((value: ReadResult | null | PromiseLike<never>) => void) | undefined;
-  #want: Want = MESSAGE;
   #timeout: number | undefined;
   #deadline: number | undefined;
-  // idle timeout and keepalive: `wsDefaults` itself unless options gave other values (one slot)
-  #timing: Readonly<Timing>;
+  #active = 0; // host time of the last traffic: bytes from the peer or a message sent (watched only)
 
   /**
    * The parser's sink: one small object per connection whose methods are shared, rather than an
@@ -162,21 +161,21 @@ export class WebSocket implements Watched {
     this.maxMessage = options.maxMessage ?? wsDefaults.maxMessage;
     this.closeTimeout = options.closeTimeout ?? 2000;
     const { idleTimeout, pingInterval, pongTimeout } = options;
-    this.#timing =
-      idleTimeout === undefined && pingInterval === undefined && pongTimeout === undefined
-        ? wsDefaults
-        : {
-            idleTimeout: idleTimeout ?? wsDefaults.idleTimeout,
-            pingInterval: pingInterval ?? wsDefaults.pingInterval,
-            pongTimeout: pongTimeout ?? wsDefaults.pongTimeout,
-          };
+    if (idleTimeout !== undefined || pingInterval !== undefined || pongTimeout !== undefined)
+      this.#x = {
+        timing: {
+          idleTimeout: idleTimeout ?? wsDefaults.idleTimeout,
+          pingInterval: pingInterval ?? wsDefaults.pingInterval,
+          pongTimeout: pongTimeout ?? wsDefaults.pongTimeout,
+        },
+      };
     if (!isByteLimit(this.maxMessage)) throw new SocketError("incorrectuse", "maxMessage must be a non-negative integer");
     if (!(this.idleTimeout >= 0 && this.pingInterval >= 0 && this.pongTimeout > 0))
       throw new SocketError("incorrectuse", "idleTimeout and pingInterval must be >= 0, pongTimeout > 0");
     this.#parser = new FrameParser(new WebSocket.#Sink(this), { role, maxFrame: this.maxFrame });
     if (this.idleTimeout > 0 || this.pingInterval > 0) {
       const now = sock.rt.host.now();
-      this.#x = { heard: now, sent: now };
+      this.#active = now;
       this.#f |= WATCHED;
       let shortest = this.idleTimeout > 0 ? this.idleTimeout : Infinity;
       if (this.pingInterval > 0) shortest = Math.min(shortest, this.pingInterval, this.pongTimeout);
@@ -208,7 +207,7 @@ export class WebSocket implements Watched {
    */
   private _next(what: Want, timeout: number | undefined): Promise<ReadResult | null> {
     if (this.#resume) return Promise.reject(new SocketError("incorrectuse", "another read is waiting on this WebSocket"));
-    this.#want = what;
+    this.#f = (this.#f & ~WANT_BITS) | (what << WANT_SHIFT);
     this.#timeout = timeout;
     this.#deadline = timeout === undefined ? undefined : this.sock.rt.host.now() + timeout;
     let r: ReadResult | null | typeof WAIT;
@@ -231,7 +230,7 @@ export class WebSocket implements Watched {
           pieces.length = 0;
           this.#head = 0;
         }
-        const r = this._take(this.#want, p);
+        const r = this._take(((this.#f & WANT_BITS) >> WANT_SHIFT) as Want, p);
         if (r !== undefined) return r;
         if (this.#timeout !== undefined) this.#deadline = this.sock.rt.host.now() + this.#timeout;
         continue;
@@ -309,7 +308,11 @@ export class WebSocket implements Watched {
       this._fail(new WebSocketError(CLOSE_ABNORMAL, `connection failed (${outcome.message})`));
       return;
     }
-    if (this.#f & WATCHED) this.#x!.heard = this.sock.rt.host.now();
+    if (this.#f & WATCHED) {
+      this.#active = this.sock.rt.host.now();
+      const x = this.#x;
+      if (x?.pingAt !== undefined) x.pingAt = undefined; // anything from the peer answers a keepalive ping
+    }
     if (!this.#parser.done) this.#parser.push(outcome);
   }
 
@@ -359,7 +362,7 @@ export class WebSocket implements Watched {
   write(data: Payload, isText: boolean = typeof data === "string"): Promise<true> {
     if (this.#f & CLOSE_SENT || this.#x?.failure)
       return Promise.reject(this.#x?.failure ?? new SocketError("socketwritefailed", "the WebSocket is closing"));
-    if (this.#f & WATCHED) this.#x!.sent = this.sock.rt.host.now();
+    if (this.#f & WATCHED) this.#active = this.sock.rt.host.now();
     const bytes = toBytes(data);
     if (bytes.length <= this.maxFrame) {
       // one frame: header and payload go into the queue together, nothing can come between
@@ -389,7 +392,7 @@ export class WebSocket implements Watched {
     if (this.#f & CLOSE_SENT || this.#x?.failure) throw this.#x?.failure ?? new SocketError("socketwritefailed", "the WebSocket is closing");
     const sock = this.sock;
     if (sock.queued > 0 && sock.queued >= sock.queuelen()) return sock.queued;
-    if (this.#f & WATCHED) this.#x!.sent = sock.rt.host.now();
+    if (this.#f & WATCHED) this.#active = sock.rt.host.now();
     const bytes = toBytes(data);
     const frames: Uint8Array[] = [];
     let total = 0;
@@ -552,49 +555,47 @@ export class WebSocket implements Watched {
 
   /** Nothing received and no message sent for this long (ms) closes the connection (1001); 0: never. */
   get idleTimeout(): number {
-    return this.#timing.idleTimeout;
+    return (this.#x?.timing ?? wsDefaults).idleTimeout;
   }
 
-  /** Keepalive: a ping after this long (ms) without anything from the peer; 0: off. */
+  /** Keepalive: a ping after this long (ms) without traffic (nothing received, no message sent); 0: off. */
   get pingInterval(): number {
-    return this.#timing.pingInterval;
+    return (this.#x?.timing ?? wsDefaults).pingInterval;
   }
 
   /** After a keepalive ping, a peer silent this long (ms) is dead (abort, 1006). */
   get pongTimeout(): number {
-    return this.#timing.pongTimeout;
+    return (this.#x?.timing ?? wsDefaults).pongTimeout;
   }
 
   /** @internal The watchdog's check (watchdog.ts): false when the connection leaves the watch. */
   watchTick(now: number): boolean {
-    const x = this.#x!;
     if (!(this.#f & WATCHED)) return false;
     if (!(this.#f & INFLIGHT)) {
       // bytes that wait in the socket are traffic too: take them in, unless the reader has
       // not taken what it was given (then the silence is the application's, not the peer's)
-      if (this.#pieces && this.#head < this.#pieces.length) x.heard = now;
+      if (this.#pieces && this.#head < this.#pieces.length) this.#active = now;
       else if (!this.sock.closed && this._fill(undefined)) this._wakePullers();
     }
-    if (this.sock.closed || this.#f & CLOSE_SENT || x.failure || this.closeCode !== undefined || this.#f & EOF) {
+    const x = this.#x;
+    if (this.sock.closed || this.#f & (CLOSE_SENT | EOF) || x?.failure || this.closeCode !== undefined) {
       this.#f &= ~WATCHED;
       return false; // closing: the closing handshake has its own bound
     }
-    const heard = x.heard!;
-    if (x.pingAt !== undefined) {
-      if (heard >= x.pingAt) x.pingAt = undefined;
-      else if (now - x.pingAt >= this.pongTimeout) {
-        this._dead();
-        return false;
-      }
-    }
-    if (this.idleTimeout > 0 && now - Math.max(heard, x.sent!) >= this.idleTimeout) {
-      this._fail(new WebSocketError(CLOSE_GOING_AWAY, `nothing received or sent for ${this.idleTimeout} ms (idleTimeout)`));
-      this._sendClose(CLOSE_GOING_AWAY, "idle");
-      x.closing = this._finish(false);
+    const pingAt = x?.pingAt;
+    if (pingAt !== undefined && now - pingAt >= this.pongTimeout) {
+      this._dead();
       return false;
     }
-    if (this.pingInterval > 0 && x.pingAt === undefined && now - heard >= this.pingInterval) {
-      x.pingAt = now;
+    const quiet = now - this.#active;
+    if (this.idleTimeout > 0 && quiet >= this.idleTimeout) {
+      this._fail(new WebSocketError(CLOSE_GOING_AWAY, `nothing received or sent for ${this.idleTimeout} ms (idleTimeout)`));
+      this._sendClose(CLOSE_GOING_AWAY, "idle");
+      this.#x!.closing = this._finish(false);
+      return false;
+    }
+    if (this.pingInterval > 0 && pingAt === undefined && quiet >= this.pingInterval) {
+      (this.#x ??= {}).pingAt = now;
       this._sendFrame(encodePing(EMPTY, this._mask())).catch(noop);
     }
     return true;

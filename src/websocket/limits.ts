@@ -13,7 +13,8 @@ export interface WebSocketLimits {
    */
   idleTimeout: number;
   /**
-   * Keepalive (ms; 0: off): when nothing arrived from the peer for this long, a ping is sent.
+   * Keepalive (ms; 0: off): when nothing arrived from the peer and no message was sent for this
+   * long, a ping is sent.
    */
   pingInterval: number;
   /**
