@@ -7,6 +7,12 @@ export interface RuntimeOptions {
   queuelen: number;
   /** A cosocket ("s") writer suspends once its socket's queue holds more than this many bytes. */
   suspendAt: number;
+  /**
+   * Most writers suspended on one socket at once. A write that would suspend beyond them is
+   * refused with `busy` (nothing is taken): no code path can pile up writers, and the bytes they
+   * hold, without bound on one socket (a peer that never reads).
+   */
+  maxWriters: number;
   /** Most bytes one `read()` returns. */
   maxRead: number;
   /** Most bytes handed to the host in one write (the seed's `maxsize`). */
@@ -41,6 +47,7 @@ function defaultLog(message: string): void {
 export const defaults: Readonly<RuntimeOptions> = Object.freeze({
   queuelen: 16384,
   suspendAt: 1400,
+  maxWriters: 64,
   maxRead: 16384,
   maxWrite: 16384,
   connectTimeout: 5000,
@@ -69,6 +76,11 @@ export interface HttpLimits {
   keepAliveTimeout: number;
   /** Connections a server serves at once; more are answered 503 and closed. */
   maxConnections: number;
+  /**
+   * WebSockets upgraded from this server's requests and open at once (they no longer count as
+   * connections): one more upgrade is refused with 503 before the 101.
+   */
+  maxWebSockets: number;
 }
 
 export const httpDefaults: Readonly<HttpLimits> = Object.freeze({
@@ -79,4 +91,5 @@ export const httpDefaults: Readonly<HttpLimits> = Object.freeze({
   headerTimeout: 10000,
   keepAliveTimeout: 5000,
   maxConnections: 64,
+  maxWebSockets: 256,
 });

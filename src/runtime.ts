@@ -10,6 +10,7 @@ import { defaults, type RuntimeOptions } from "./options.js";
 import { Socket, type BindOptions, type ConnectOptions, type Cosocket } from "./socket.js";
 import { UdpSocket, type UdpOptions } from "./udp.js";
 import { WorkerPool } from "./pool.js";
+import { Watchdog } from "./watchdog.js";
 
 export interface Stat {
   /** TCP connections ever made or accepted. */
@@ -38,6 +39,7 @@ export class Runtime {
   readonly lingering = new Set<Socket>();
   #totalCons = 0;
   #pool: WorkerPool | undefined;
+  #watchdog: Watchdog | undefined;
   #down = false;
 
   constructor(host: Host, options: Partial<RuntimeOptions> = {}) {
@@ -100,6 +102,11 @@ export class Runtime {
   /** The worker pool (created on first use with `poolSize` / `poolQueue`). */
   get pool(): WorkerPool {
     return (this.#pool ??= new WorkerPool({ size: this.options.poolSize, queue: this.options.poolQueue }));
+  }
+
+  /** @internal Idle timeouts and keepalives: one timer for all watched connections (made on first use). */
+  get watchdog(): Watchdog {
+    return (this.#watchdog ??= new Watchdog(this.host, this.dispatcher));
   }
 
   stat(): Stat {

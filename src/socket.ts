@@ -625,24 +625,54 @@ export class Socket implements Serviced {
    * Sends `data` (strings as UTF-8), suspending the caller while the socket cannot take it:
    * on a cosocket ("s") once the queue holds more than `suspendAt` bytes, otherwise until the
    * caller's bytes have been handed to the host. Resolves true when accepted. Throws
-   * `socketclosed` / `socketwritefailed`.
+   * `socketclosed` / `socketwritefailed`, or `busy` (nothing taken) when the write would suspend
+   * while `maxWriters` writers are suspended on this socket already.
    */
   write(data: Payload): Promise<true> {
-    const err = this._writeError();
-    if (err) return Promise.reject(err);
     let bytes: Uint8Array;
-    let rest: Uint8Array | undefined;
     try {
       bytes = toBytes(data);
+    } catch (e) {
+      return Promise.reject(e); // a bad argument: a rejection, never a throw
+    }
+    return this._write(undefined, bytes, typeof data !== "string");
+  }
+
+  /**
+   * @internal `head` then `body`, back to back as one writer: nothing written meanwhile comes
+   * between them and neither is copied (a WebSocket frame's header and its large payload). The
+   * caller must not change either until the promise resolves.
+   */
+  writeParts(head: Uint8Array, body: Uint8Array): Promise<true> {
+    return this._write(head, body, false);
+  }
+
+  /**
+   * The write path. A writer that would suspend while `maxWriters` writers are suspended on this
+   * socket already is refused with `busy` (nothing is taken): no code path can pile up an
+   * unbounded number of suspended writers, and with them their bytes, on one socket.
+   */
+  private _write(head: Uint8Array | undefined, bytes: Uint8Array, copy: boolean): Promise<true> {
+    const err = this._writeError();
+    if (err) return Promise.reject(err);
+    const limit = this._mode === "s" ? this.rt.options.suspendAt : 0;
+    const q0 = this.#wq;
+    if (q0 && q0.writers >= this.rt.options.maxWriters && q0.bytes + (head?.length ?? 0) + bytes.length > limit)
+      return Promise.reject(new SocketError("busy", `${q0.writers} writers are suspended on this socket (maxWriters)`));
+    let rest: Uint8Array | undefined;
+    try {
+      if (head) {
+        const h = this.#wq ? head : this._sendDirect(head);
+        if (h) (this.#wq ??= new WriteQueue()).push(h, null);
+      }
       rest = this.#wq ? bytes : this._sendDirect(bytes);
     } catch (e) {
-      return Promise.reject(e); // a refused host write or a bad argument: a rejection, never a throw
+      return Promise.reject(e); // a refused host write: a rejection, never a throw
     }
     if (!rest) return RESOLVED_TRUE;
-    const limit = this._mode === "s" ? this.rt.options.suspendAt : 0;
     const q = (this.#wq ??= new WriteQueue());
     if (q.bytes + rest.length <= limit) {
-      q.push(typeof data === "string" ? rest : rest.slice(), null);
+      q.push(copy ? rest.slice() : rest, null);
       return RESOLVED_TRUE;
     }
     const w = new Waiter<true>();

@@ -17,6 +17,7 @@ type Numeric<T> = { [K in keyof T as T[K] extends number ? K : never]: number };
 export const deviceRuntimeDefaults: Readonly<Numeric<RuntimeOptions>> = Object.freeze({
   queuelen: 4096, // bytes a non-suspending writer may queue per socket (desktop 16384)
   suspendAt: 1400, // a cosocket writer suspends past this: about one MSS (as on the desktop)
+  maxWriters: 8, // writers suspended on one socket (desktop 64): each holds a promise and its bytes
   maxRead: 4096, // most bytes per read: half the 8 KiB window, so reads stay small chunks
   maxWrite: 4096, // most bytes per host write (lwIP copies each write into pbufs)
   connectTimeout: 10000, // includes DNS, which retries for 5 s per server
@@ -35,11 +36,15 @@ export const deviceHttpDefaults: Readonly<Numeric<HttpLimits>> = Object.freeze({
   headerTimeout: 10000,
   keepAliveTimeout: 5000,
   maxConnections: 4, // of 8 PCBs: leaves room for client connections and lingering closes
+  maxWebSockets: 2, // upgraded WebSockets open at once (desktop 256): with 4 HTTP connections, 6 of 8 PCBs
 });
 
 export const deviceWsDefaults: Readonly<Numeric<WebSocketLimits>> = Object.freeze({
   maxFrame: 4096,
   maxMessage: 8192,
+  idleTimeout: 120000, // a silent WebSocket gives its PCB back after 2 minutes (desktop 5)
+  pingInterval: 0, // keepalive pings off (as on the desktop)
+  pongTimeout: 10000,
 });
 
 export interface DeviceOptions {

@@ -191,6 +191,7 @@ export class HttpServer {
   #listener: Socket | undefined;
   #usePool: boolean;
   #connections = new Set<Socket>();
+  #webSockets = new Set<Socket>(); // upgraded (req2sock): counted against maxWebSockets while open
 
   private constructor(rt: Runtime, handler: Handler, options: HttpServerOptions) {
     this.rt = rt;
@@ -219,6 +220,19 @@ export class HttpServer {
 
   get connections(): number {
     return this.#connections.size;
+  }
+
+  /** WebSockets upgraded from this server's requests and still open. */
+  get webSockets(): number {
+    for (const s of this.#webSockets) if (s.closed) this.#webSockets.delete(s);
+    return this.#webSockets.size;
+  }
+
+  /** @internal A slot for an upgraded WebSocket on `sock`; false when `maxWebSockets` are open. */
+  admitWebSocket(sock: Socket): boolean {
+    if (this.webSockets >= this.limits.maxWebSockets) return false;
+    this.#webSockets.add(sock);
+    return true;
   }
 
   /** Stops listening and closes every connection it serves. */

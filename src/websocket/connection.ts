@@ -12,17 +12,30 @@ import { FrameParser, type FramePiece, type FrameSink } from "./frame-parser.js"
 import { encodeClose, encodeFrame, encodeFrameBytes, encodePing, encodePong, fragment, frameBytes, type EncodedFrame } from "./frame-writer.js";
 import { OP_BINARY, OP_TEXT } from "./opcodes.js";
 import { FrameAssembler, MessageAssembler, type Frame } from "./assemble.js";
-import { CLOSE_ABNORMAL, CLOSE_NO_STATUS, CLOSE_NORMAL } from "./close.js";
-import { isByteLimit, wsDefaults } from "./limits.js";
+import { CLOSE_ABNORMAL, CLOSE_GOING_AWAY, CLOSE_NO_STATUS, CLOSE_NORMAL } from "./close.js";
+import { isByteLimit, wsDefaults, type WebSocketLimits } from "./limits.js";
+import { RESOLVED_TRUE } from "../waiter.js";
+import type { Watched } from "../watchdog.js";
 
 export interface WebSocketOptions {
   /** Largest frame accepted and the size messages are cut to when sent (inclusive); default 65536. */
   maxFrame?: number;
   /** Largest message `readMessage` assembles (inclusive); default 65536. */
   maxMessage?: number;
-  /** How long `close()` waits for the peer's close frame and TCP close; default 2000 ms. */
+  /**
+   * How long `close()` waits for the peer's close frame and TCP close; default 2000 ms. A close
+   * frame that could not leave within it (a peer that does not read) aborts the connection.
+   */
   closeTimeout?: number;
+  /** Nothing received and no message sent for this long (ms): closed with 1001; 0: never. Default `wsDefaults.idleTimeout`. */
+  idleTimeout?: number;
+  /** Keepalive: a ping after this long (ms) without traffic (nothing received, no message sent); 0 (default): off. */
+  pingInterval?: number;
+  /** After a keepalive ping, a peer silent this long (ms) is dead: abort, 1006. Default `wsDefaults.pongTimeout`. */
+  pongTimeout?: number;
 }
+
+type Timing = Pick<WebSocketLimits, "idleTimeout" | "pingInterval" | "pongTimeout">;
 
 /** A protocol failure: `closeCode` is the close code sent (or 1006 when the connection dropped). */
 export class WebSocketError extends SocketError {
@@ -56,6 +69,13 @@ const WAIT = 0;
 const CLOSE_SENT = 1;
 const EOF = 2;
 const INFLIGHT = 4; // a socket read is in flight (its outcome comes to readDone)
+const PONG_BUSY = 8; // a pong is on its way out (a newer ping's payload waits in #x.pong)
+const CLOSE_OUT = 16; // our close frame left (or there is none to send): close() may linger
+const WATCHED = 32; // under the watchdog (idle timeout, keepalive)
+const WANT_SHIFT = 6; // bits 6-7: what the waiting read wants (PIECE, FRAME or MESSAGE)
+const WANT_BITS = 3 << WANT_SHIFT;
+
+const EMPTY = new Uint8Array(0);
 
 /** What only some connections need, made on first use. */
 interface Extra {
@@ -67,9 +87,12 @@ interface Extra {
   writeLock?: Promise<unknown>; // a fragmented send in progress
   pongWaiters?: (() => void)[];
   pullers?: (() => void)[]; // ping and the closing handshake waiting for a socket read
+  pong?: Uint8Array; // the newest ping's payload, answered once the pong before it left
+  pingAt?: number; // host time of the keepalive ping not answered yet
+  timing?: Timing; // idle timeout and keepalive when options set them (else wsDefaults)
 }
 
-export class WebSocket {
+export class WebSocket implements Watched {
   readonly sock: Socket;
   readonly role: "server" | "client";
   /** The subprotocol agreed in the handshake ("" if none). */
@@ -93,9 +116,9 @@ export class WebSocket {
   #x: Extra | undefined;
   // the waiting read (`read`, `readFrame`, `readMessage`)
   #resume: ((value: ReadResult | null | PromiseLike<never>) => void) | undefined;
-  #want: Want = MESSAGE;
   #timeout: number | undefined;
   #deadline: number | undefined;
+  #active = 0; // host time of the last traffic: bytes from the peer or a message sent (watched only)
 
   /**
    * The parser's sink: one small object per connection whose methods are shared, rather than an
@@ -110,8 +133,7 @@ export class WebSocket {
       (this.ws.#pieces ??= []).push(piece);
     }
     onPing(payload: Uint8Array): void {
-      const ws = this.ws;
-      ws._sendControl(encodePong(payload.slice(), ws._mask()));
+      this.ws._pong(payload.slice());
     }
     onPong(): void {
       const ws = this.ws;
@@ -138,8 +160,27 @@ export class WebSocket {
     this.maxFrame = options.maxFrame ?? wsDefaults.maxFrame;
     this.maxMessage = options.maxMessage ?? wsDefaults.maxMessage;
     this.closeTimeout = options.closeTimeout ?? 2000;
+    const { idleTimeout, pingInterval, pongTimeout } = options;
+    if (idleTimeout !== undefined || pingInterval !== undefined || pongTimeout !== undefined)
+      this.#x = {
+        timing: {
+          idleTimeout: idleTimeout ?? wsDefaults.idleTimeout,
+          pingInterval: pingInterval ?? wsDefaults.pingInterval,
+          pongTimeout: pongTimeout ?? wsDefaults.pongTimeout,
+        },
+      };
     if (!isByteLimit(this.maxMessage)) throw new SocketError("incorrectuse", "maxMessage must be a non-negative integer");
+    if (!(this.idleTimeout >= 0 && this.pingInterval >= 0 && this.pongTimeout > 0))
+      throw new SocketError("incorrectuse", "idleTimeout and pingInterval must be >= 0, pongTimeout > 0");
     this.#parser = new FrameParser(new WebSocket.#Sink(this), { role, maxFrame: this.maxFrame });
+    if (this.idleTimeout > 0 || this.pingInterval > 0) {
+      const now = sock.rt.host.now();
+      this.#active = now;
+      this.#f |= WATCHED;
+      let shortest = this.idleTimeout > 0 ? this.idleTimeout : Infinity;
+      if (this.pingInterval > 0) shortest = Math.min(shortest, this.pingInterval, this.pongTimeout);
+      sock.rt.watchdog.watch(this, shortest);
+    }
   }
 
   // ------------------------------------------------------------------ reading
@@ -166,7 +207,7 @@ export class WebSocket {
    */
   private _next(what: Want, timeout: number | undefined): Promise<ReadResult | null> {
     if (this.#resume) return Promise.reject(new SocketError("incorrectuse", "another read is waiting on this WebSocket"));
-    this.#want = what;
+    this.#f = (this.#f & ~WANT_BITS) | (what << WANT_SHIFT);
     this.#timeout = timeout;
     this.#deadline = timeout === undefined ? undefined : this.sock.rt.host.now() + timeout;
     let r: ReadResult | null | typeof WAIT;
@@ -189,7 +230,7 @@ export class WebSocket {
           pieces.length = 0;
           this.#head = 0;
         }
-        const r = this._take(this.#want, p);
+        const r = this._take(((this.#f & WANT_BITS) >> WANT_SHIFT) as Want, p);
         if (r !== undefined) return r;
         if (this.#timeout !== undefined) this.#deadline = this.sock.rt.host.now() + this.#timeout;
         continue;
@@ -267,6 +308,11 @@ export class WebSocket {
       this._fail(new WebSocketError(CLOSE_ABNORMAL, `connection failed (${outcome.message})`));
       return;
     }
+    if (this.#f & WATCHED) {
+      this.#active = this.sock.rt.host.now();
+      const x = this.#x;
+      if (x?.pingAt !== undefined) x.pingAt = undefined; // anything from the peer answers a keepalive ping
+    }
     if (!this.#parser.done) this.#parser.push(outcome);
   }
 
@@ -316,6 +362,7 @@ export class WebSocket {
   write(data: Payload, isText: boolean = typeof data === "string"): Promise<true> {
     if (this.#f & CLOSE_SENT || this.#x?.failure)
       return Promise.reject(this.#x?.failure ?? new SocketError("socketwritefailed", "the WebSocket is closing"));
+    if (this.#f & WATCHED) this.#active = this.sock.rt.host.now();
     const bytes = toBytes(data);
     if (bytes.length <= this.maxFrame) {
       // one frame: header and payload go into the queue together, nothing can come between
@@ -345,6 +392,7 @@ export class WebSocket {
     if (this.#f & CLOSE_SENT || this.#x?.failure) throw this.#x?.failure ?? new SocketError("socketwritefailed", "the WebSocket is closing");
     const sock = this.sock;
     if (sock.queued > 0 && sock.queued >= sock.queuelen()) return sock.queued;
+    if (this.#f & WATCHED) this.#active = sock.rt.host.now();
     const bytes = toBytes(data);
     const frames: Uint8Array[] = [];
     let total = 0;
@@ -395,13 +443,33 @@ export class WebSocket {
     // than a second write. A masked frame is already one buffer; a large payload is not copied.
     if (payload.length <= JOIN_LIMIT || (header.buffer === payload.buffer && header.byteOffset + header.length === payload.byteOffset))
       return this.sock.write(frameBytes(frame));
-    this.sock.write(header).catch(() => undefined);
-    return this.sock.write(payload);
+    return this.sock.writeParts(header, payload); // one writer: nothing comes between them
   }
 
-  private _sendControl(frame: EncodedFrame): void {
+  /**
+   * Answers a ping. One pong at a time is on its way out: pings that arrive meanwhile only
+   * replace the payload waiting to be answered (RFC 6455 5.5.3 allows answering the most recent
+   * ping only), so a peer that pings and never reads costs one pong, not one per ping.
+   */
+  private _pong(payload: Uint8Array): void {
     if (this.#f & CLOSE_SENT || this.sock.closed) return;
-    this._sendFrame(frame).catch(() => undefined);
+    if (this.#f & PONG_BUSY) {
+      (this.#x ??= {}).pong = payload;
+      return;
+    }
+    const p = this._sendFrame(encodePong(payload, this._mask()));
+    if (p === RESOLVED_TRUE) return; // accepted at once (sent, or queued below suspendAt)
+    this.#f |= PONG_BUSY;
+    const sent = () => {
+      this.#f &= ~PONG_BUSY;
+      const x = this.#x;
+      const next = x?.pong;
+      if (next) {
+        x!.pong = undefined;
+        this._pong(next);
+      }
+    };
+    p.then(sent, sent);
   }
 
   /** A client's masking key: 4 fresh random bytes from the host; none on a server. */
@@ -434,8 +502,13 @@ export class WebSocket {
   private _sendClose(code: number | undefined, reason = ""): void {
     if (this.#f & CLOSE_SENT) return;
     this.#f |= CLOSE_SENT;
-    if (this.sock.closed || this.#x?.failure?.closeCode === CLOSE_ABNORMAL) return; // nobody to tell
-    this._sendFrame(encodeClose(code, reason, this._mask())).catch(() => undefined);
+    if (this.sock.closed || this.#x?.failure?.closeCode === CLOSE_ABNORMAL) {
+      this.#f |= CLOSE_OUT; // nobody to tell
+      return;
+    }
+    const p = this._sendFrame(encodeClose(code, reason, this._mask()));
+    if (p === RESOLVED_TRUE) this.#f |= CLOSE_OUT; // accepted at once
+    else p.then(() => (this.#f |= CLOSE_OUT), noop);
   }
 
   /** The peer's close frame arrived: answer it (once) and end the connection. */
@@ -459,9 +532,12 @@ export class WebSocket {
    */
   private async _finish(peerClosed: boolean): Promise<void> {
     const sock = this.sock;
+    this._unwatch();
     if (sock.closed) return;
     const end = sock.rt.host.now() + this.closeTimeout;
     if (this.role === "server" || peerClosed || this.#x?.failure) sock.shutdown();
+    // The wait is bounded even when a read without a timeout is in flight: this timer ends it.
+    const stop = sock.rt.dispatcher.timer(this.closeTimeout, () => this._wakePullers());
     // wait for the peer's close frame (unless we have it) and then its TCP close
     while (!(this.#f & EOF) && !sock.closed && this.#x?.failure?.closeCode !== CLOSE_ABNORMAL) {
       const left = end - sock.rt.host.now();
@@ -469,7 +545,75 @@ export class WebSocket {
       if (this.closeCode !== undefined && this.role === "client") sock.shutdown();
       await this._pull(left);
     }
-    sock.close();
+    stop();
+    // a close frame still stuck behind a full queue (a peer that does not read): abort
+    if (this.#f & CLOSE_OUT) sock.close();
+    else sock.abort();
+  }
+
+  // ------------------------------------------------------------------ idle timeout and keepalive
+
+  /** Nothing received and no message sent for this long (ms) closes the connection (1001); 0: never. */
+  get idleTimeout(): number {
+    return (this.#x?.timing ?? wsDefaults).idleTimeout;
+  }
+
+  /** Keepalive: a ping after this long (ms) without traffic (nothing received, no message sent); 0: off. */
+  get pingInterval(): number {
+    return (this.#x?.timing ?? wsDefaults).pingInterval;
+  }
+
+  /** After a keepalive ping, a peer silent this long (ms) is dead (abort, 1006). */
+  get pongTimeout(): number {
+    return (this.#x?.timing ?? wsDefaults).pongTimeout;
+  }
+
+  /** @internal The watchdog's check (watchdog.ts): false when the connection leaves the watch. */
+  watchTick(now: number): boolean {
+    if (!(this.#f & WATCHED)) return false;
+    if (!(this.#f & INFLIGHT)) {
+      // bytes that wait in the socket are traffic too: take them in, unless the reader has
+      // not taken what it was given (then the silence is the application's, not the peer's)
+      if (this.#pieces && this.#head < this.#pieces.length) this.#active = now;
+      else if (!this.sock.closed && this._fill(undefined)) this._wakePullers();
+    }
+    const x = this.#x;
+    if (this.sock.closed || this.#f & (CLOSE_SENT | EOF) || x?.failure || this.closeCode !== undefined) {
+      this.#f &= ~WATCHED;
+      return false; // closing: the closing handshake has its own bound
+    }
+    const pingAt = x?.pingAt;
+    if (pingAt !== undefined && now - pingAt >= this.pongTimeout) {
+      this._dead();
+      return false;
+    }
+    const quiet = now - this.#active;
+    if (this.idleTimeout > 0 && quiet >= this.idleTimeout) {
+      this._fail(new WebSocketError(CLOSE_GOING_AWAY, `nothing received or sent for ${this.idleTimeout} ms (idleTimeout)`));
+      this._sendClose(CLOSE_GOING_AWAY, "idle");
+      this.#x!.closing = this._finish(false);
+      return false;
+    }
+    if (this.pingInterval > 0 && pingAt === undefined && quiet >= this.pingInterval) {
+      (this.#x ??= {}).pingAt = now;
+      this._sendFrame(encodePing(EMPTY, this._mask())).catch(noop);
+    }
+    return true;
+  }
+
+  /** The peer did not answer a keepalive ping: it is gone. Abort; reads fail with 1006. */
+  private _dead(): void {
+    this._unwatch();
+    this._fail(new WebSocketError(CLOSE_ABNORMAL, `no answer to a keepalive ping within ${this.pongTimeout} ms (pongTimeout)`));
+    this.#f |= CLOSE_SENT | CLOSE_OUT;
+    this.#x!.closing = Promise.resolve();
+    this.sock.abort();
+  }
+
+  private _unwatch(): void {
+    if (!(this.#f & WATCHED)) return;
+    this.#f &= ~WATCHED;
+    this.sock.rt.watchdog.unwatch(this);
   }
 
   // ------------------------------------------------------------------ coroutines and information

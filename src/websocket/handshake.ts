@@ -15,6 +15,7 @@ import type { HttpRequest, HttpResponse } from "../http/server.js";
 import { httpRequest, parseUrl, type HttpClientResponse } from "../http/client.js";
 import { WebSocket, type WebSocketOptions } from "./connection.js";
 import type { TLSOptions } from "../tls.js";
+import type { HttpLimits } from "../options.js";
 
 const GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
@@ -46,7 +47,8 @@ export function isUpgrade(req: HttpRequest): boolean {
  * Morphs a request: a WebSocket upgrade request becomes a server `WebSocket` after the 101
  * response; with `raw` (or a request that is not an upgrade) the connection becomes a plain
  * `Socket` with nothing written. Bytes the client sent after the head stay readable on it.
- * A bad upgrade request throws an `HttpError` that the server answers (400, 403, 426).
+ * A bad upgrade request throws an `HttpError` that the server answers (400, 403, 426); so does
+ * an upgrade while the server's `maxWebSockets` WebSockets are open (503, before any 101).
  */
 export async function req2sock(req: HttpRequest, res: HttpResponse, options: UpgradeOptions & { raw?: boolean } = {}): Promise<WebSocket | Socket> {
   if (options.raw || !isUpgrade(req)) return req.takeSocket();
@@ -64,6 +66,7 @@ export async function req2sock(req: HttpRequest, res: HttpResponse, options: Upg
   else if (options.protocols) protocol = options.protocols.find((p) => offers.includes(p));
   if (protocol !== undefined && !offers.includes(protocol)) protocol = undefined;
   if (options.requireProtocol && protocol === undefined) throw new HttpError(400, "no common subprotocol");
+  if (!req.server.admitWebSocket(req.sock)) throw new HttpError(503, "too many WebSocket connections (maxWebSockets)");
   res.status(101).header("Upgrade", "websocket").header("Connection", "Upgrade").header("Sec-WebSocket-Accept", acceptKey(key));
   if (protocol !== undefined) res.header("Sec-WebSocket-Protocol", protocol);
   res.keepAlive = true;
@@ -100,13 +103,23 @@ export interface ConnectWsOptions extends WebSocketOptions {
   /** For wss://: TLS options; verification is on unless `verify: false`. */
   tls?: TLSOptions;
   headers?: Record<string, string>;
-  /** ms for connecting and for the handshake. */
+  /**
+   * ms for connecting, and for each part of the server's answer: its status line, then the rest
+   * of its head (a server that drips it slower fails with `timeout`). Default: the runtime's
+   * `connectTimeout`, then `httpDefaults.headerTimeout`.
+   */
   timeout?: number;
+  /** Bounds on the server's answer (`maxLine`, `maxHeaderBytes`, `maxHeaders`): beyond them `invalidsocketcon`. */
+  limits?: Partial<HttpLimits>;
   /** Do the handshake on this connected socket (e.g. a cosocket's own) instead of opening one. */
   socket?: Socket;
 }
 
-/** Opens a client WebSocket to a `ws://` or `wss://` URL. */
+/**
+ * Opens a client WebSocket to a `ws://` or `wss://` URL. A server whose answer is not a valid
+ * 101 (a wrong Sec-WebSocket-Accept, a head over the limits, a bad status line) is refused with
+ * `invalidsocketcon`; one that does not answer in time, with `timeout`.
+ */
 export async function wsConnect(rt: Runtime, url: string, options: ConnectWsOptions = {}): Promise<WebSocket> {
   const u = parseUrl(url);
   if (u.scheme !== "ws" && u.scheme !== "wss") throw new SocketError("incorrectuse", `not a WebSocket URL: ${url}`);
@@ -119,11 +132,19 @@ export async function wsConnect(rt: Runtime, url: string, options: ConnectWsOpti
     ...options.headers,
   };
   if (options.protocols?.length) headers["Sec-WebSocket-Protocol"] = options.protocols.join(", ");
-  const res = await httpRequest(rt, { ...u, scheme: u.scheme === "ws" ? "http" : "https" }, {
-    headers,
-    timeout: options.timeout,
-    tls: options.tls,
-    socket: options.socket,
-  });
+  let res: HttpClientResponse;
+  try {
+    res = await httpRequest(rt, { ...u, scheme: u.scheme === "ws" ? "http" : "https" }, {
+      headers,
+      timeout: options.timeout,
+      tls: options.tls,
+      socket: options.socket,
+      limits: options.timeout === undefined ? options.limits : { headerTimeout: options.timeout, ...options.limits },
+    });
+  } catch (e) {
+    if (!(e instanceof HttpError)) throw e;
+    // the server's answer broke a limit or the protocol: a SocketError, as every other failure
+    throw new SocketError(e.status === 408 ? "timeout" : "invalidsocketcon", `WebSocket handshake: ${e.message}`);
+  }
   return http2sock(res, options);
 }

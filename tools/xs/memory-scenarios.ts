@@ -51,10 +51,14 @@ async function readUntilEnd(sock: Socket): Promise<void> {
   while (await sock.read());
 }
 
-/** Lets every pending promise job and sim event run, so that what is measured is idle. */
+/**
+ * Lets every pending promise job and sim event run, so that what is measured is idle. By virtual
+ * time rather than `net.idle()`: a watched WebSocket's idle timeout keeps a timer pending (the
+ * runtime's watchdog), and waiting for no timer at all would run the clock into the timeout.
+ */
 async function settle(net: SimNetwork): Promise<void> {
   for (let i = 0; i < 3; i++) {
-    await net.idle();
+    await net.advance(100);
     for (let k = 0; k < 16; k++) await Promise.resolve();
   }
 }

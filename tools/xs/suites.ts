@@ -39,6 +39,7 @@ export const suites: XsSuite[] = [
   { file: "test/mqtt/client.sim.test.ts" },
   { file: "test/modbus/client-server.sim.test.ts" },
   { file: "test/tls/standin.sim.test.ts" },
+  { file: "test/hostile/websocket.sim.test.ts" }, // idle timeout and keepalive (the watchdog)
   { file: "test/websocket/connection.sim.test.ts" }, // the WebSocket connection itself // TLS handshake state machine (the sim's no-crypto stand-in)
   {
     file: "test/hosts/sim.test.ts",
