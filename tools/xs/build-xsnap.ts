@@ -7,7 +7,8 @@
  *   npx tsx tools/xs/build-xsnap.ts [device|release|report|report32]   # prints the path of xsnap
  *
  * Variants:
- * - device:   what `npm run test:xs` runs: 32-bit (-m32, the ESP32's slot and chunk sizes), with
+ * - device:   what `npm run test:xs` runs: the native (64-bit) build, so that it runs on every
+ *             machine (stack limits are counted in slots, the same on 32 and 64 bits), with
  *             `cosockLimits()` to give a run the device's JavaScript stack (384 slots) and a heap
  *             budget (see PATCHES below). xsnap.c has its creation values as literals and no option
  *             for them: the build copies xsnap's own sources (not XS's) into
@@ -32,7 +33,7 @@ export const CACHE = join(ROOT, "node_modules/.cache/cosock-xs");
 const PACKAGE = join(ROOT, "node_modules/@agoric/xsnap");
 
 const FLAGS: Record<Variant, string[]> = {
-  device: ["-m32"],
+  device: [],
   release: [],
   report: ["-DmxReport=1"],
   report32: ["-DmxReport=1", "-m32"],
@@ -50,7 +51,7 @@ const FLAGS: Record<Variant, string[]> = {
  *   a bundle's one module keeps every binding of every bundled module in its frame while it
  *   loads, which a device (one module at a time, preloaded ones already in flash) never has.
  * - The heap grows in small steps (DEVICE_STEPS), so that "may grow by" means what it says.
- * - stdout is line-buffered (stdbuf cannot preload its 64-bit library into a 32-bit program).
+ * - stdout is line-buffered (so that a stopped run has told which test it was in).
  */
 export const DEVICE_STEPS = { chunkBytes: 256 * 1024, slots: 8192 };
 

@@ -6,7 +6,7 @@
  * NAME arguments keep only the suites whose file path contains one of them; `--file PATH` runs
  * a test file that is not (yet) in the list, to try a suite on XS before adding it.
  *
- * The run is as strict as a device (DEVICE_LIMITS): the 32-bit `device` build of xsnap, the
+ * The run is as strict as a device (DEVICE_LIMITS): the `device` build of xsnap, the
  * built-ins frozen before the suite's modules load (tools/xs/shim/freeze.ts), and once they are
  * loaded a JavaScript stack of 384 slots and a heap that may grow by a bounded number of bytes.
  * `--stack N` (slots) and `--heap N` (bytes) change a limit for one run (to measure what a suite
@@ -26,7 +26,7 @@ const SILENCE_LIMIT_MS = Number(process.env.XS_TEST_TIMEOUT_MS) || 120_000;
 /**
  * The limits of the strict run, set once the suite's modules are loaded. The stack is the
  * device's (Moddable's creation.stack on esp32: 384 slots, the intrinsics' prototypes included).
- * The heap (32-bit build: 16-byte slots, chunks) may grow by `heap` bytes over what the loaded
+ * The heap (64-bit build: 32-byte slots) may grow by `heap` bytes over what the loaded
  * modules hold. See docs/device.md ("The XS test runner").
  */
 export const DEVICE_LIMITS = { stack: 384, heap: 0 };
@@ -75,7 +75,7 @@ const hasStdbuf = spawnSync("stdbuf", ["--version"], { stdio: "ignore" }).status
 function runSuite(xsnap: string, file: string, suite: XsSuite, mode: RunMode): Promise<Counts> {
   const counts: Counts = { passed: 0, failed: 0, na: 0, skipped: 0 };
   // Line-buffered stdout, so that a stopped xsnap has told us which test it was in.
-  // (The device build buffers by line itself; stdbuf cannot preload into a 32-bit program.)
+  // (The device build buffers by line itself.)
   const [cmd, args] = hasStdbuf && !mode.limits ? ["stdbuf", ["-oL", xsnap, file]] : [xsnap, [file]];
   const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"] });
   let current: string | undefined;
