@@ -70,8 +70,27 @@ export interface HttpLimits {
   maxHeaders: number;
   /** Most body bytes `body()` gathers: 413 beyond. */
   maxBody: number;
-  /** A request head must arrive within this time once its first byte came (408 otherwise). */
+  /**
+   * Server: a request head must arrive within this time once its first byte came (408 and close
+   * otherwise); a new connection's first byte within this time too (else it is closed).
+   * Client: the response head must arrive within this time of the request (default of `timeout`).
+   */
   headerTimeout: number;
+  /**
+   * Server: the whole request, head and body, must arrive within this time of its first byte:
+   * a handler reading the body past it gets a 408 (answered, then the connection closes), and a
+   * body left unread is not waited for beyond it (the connection closes).
+   * Client: the response (head and body) must arrive within this time of the request; reads
+   * after it throw `timeout`.
+   */
+  requestTimeout: number;
+  /**
+   * Server: most bytes of a request body a handler left unread that are read and dropped to keep
+   * the connection alive; a longer body (or one not in by `requestTimeout`) closes the connection.
+   */
+  maxDrain: number;
+  /** Empty lines tolerated before a request line or status line: 400 and close beyond (client: an error). */
+  maxEmptyLines: number;
   /** An idle keep-alive connection is closed after this time. */
   keepAliveTimeout: number;
   /** Connections a server serves at once; more are answered 503 and closed. */
@@ -89,6 +108,9 @@ export const httpDefaults: Readonly<HttpLimits> = Object.freeze({
   maxHeaders: 64,
   maxBody: 1 << 20,
   headerTimeout: 10000,
+  requestTimeout: 30000,
+  maxDrain: 65536,
+  maxEmptyLines: 4,
   keepAliveTimeout: 5000,
   maxConnections: 64,
   maxWebSockets: 256,

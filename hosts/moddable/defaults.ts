@@ -34,6 +34,9 @@ export const deviceHttpDefaults: Readonly<Numeric<HttpLimits>> = Object.freeze({
   maxHeaders: 24,
   maxBody: 16384,
   headerTimeout: 10000,
+  requestTimeout: 15000, // head and body: a slow body holds one of 4 connections at most this long
+  maxDrain: 4096, // unread body bytes dropped to keep a connection alive
+  maxEmptyLines: 4,
   keepAliveTimeout: 5000,
   maxConnections: 4, // of 8 PCBs: leaves room for client connections and lingering closes
   maxWebSockets: 2, // upgraded WebSockets open at once (desktop 256): with 4 HTTP connections, 6 of 8 PCBs

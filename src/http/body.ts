@@ -5,7 +5,7 @@
 import { SocketError } from "../errors.js";
 import type { Socket } from "../socket.js";
 import { join } from "../bytes.js";
-import { HttpError, hasToken, type Headers } from "./head.js";
+import { HttpError, type Headers } from "./head.js";
 
 type Framing = { kind: "none" } | { kind: "length"; left: number } | { kind: "chunked"; left: number; done: boolean } | { kind: "close" };
 
@@ -15,7 +15,8 @@ export function bodyFraming(headers: Headers, isRequest: boolean): Framing {
   const cl = headers.get("content-length");
   if (te !== undefined) {
     if (cl !== undefined) throw new HttpError(400, "both Transfer-Encoding and Content-Length");
-    if (!hasToken(te, "chunked") || te.trim().toLowerCase().split(",").pop()!.trim() !== "chunked")
+    // only chunked alone: other codings (gzip, chunked) are not decoded here, so they are refused
+    if (te.trim().toLowerCase() !== "chunked")
       throw new HttpError(isRequest ? 501 : 502, `unsupported Transfer-Encoding "${te}"`);
     return { kind: "chunked", left: 0, done: false };
   }
@@ -27,16 +28,21 @@ export function bodyFraming(headers: Headers, isRequest: boolean): Framing {
   return isRequest ? { kind: "none" } : { kind: "close" };
 }
 
-/** Reads one message body piece by piece. */
+/**
+ * Reads one message body piece by piece, all of it by `deadline` (host time): a read after it
+ * gets what is already buffered, else throws `timeout`.
+ */
 export class BodyReader {
   #sock: Socket;
   #framing: Framing;
-  #timeout: number | undefined;
+  #deadline: number | undefined;
+  /** Bytes taken from the connection, framing included (chunk sizes, extensions, trailers). */
+  #wire = 0;
 
-  constructor(sock: Socket, framing: Framing, timeout?: number) {
+  constructor(sock: Socket, framing: Framing, deadline?: number) {
     this.#sock = sock;
     this.#framing = framing;
-    this.#timeout = timeout;
+    this.#deadline = deadline;
   }
 
   get done(): boolean {
@@ -44,33 +50,49 @@ export class BodyReader {
     return f.kind === "none" || (f.kind === "length" && f.left === 0) || (f.kind === "chunked" && f.done);
   }
 
+  /** ms left until the deadline (undefined: none). */
+  private _timeout(): number | undefined {
+    return this.#deadline === undefined ? undefined : Math.max(0, this.#deadline - this.#sock.rt.host.now());
+  }
+
+  /** A framing line (chunk size, trailer field, chunk end), counted as wire bytes. */
+  private async _line(max: number): Promise<string | null> {
+    const line = await this.#sock.readLine({ max, timeout: this._timeout() });
+    if (line !== null) this.#wire += line.length + 2;
+    return line;
+  }
+
   /** The next piece of the body, or null at its end. */
   async read(): Promise<Uint8Array | null> {
     const f = this.#framing;
     const sock = this.#sock;
-    const timeout = this.#timeout;
     switch (f.kind) {
       case "none":
         return null;
-      case "close":
-        return sock.read(timeout);
+      case "close": {
+        const d = await sock.read(this._timeout());
+        if (d) this.#wire += d.length;
+        return d;
+      }
       case "length": {
         if (f.left === 0) return null;
-        const d = await sock.read(timeout);
+        const d = await sock.read(this._timeout());
         if (!d) throw new HttpError(400, "connection closed inside the body");
         if (d.length > f.left) {
           sock.unread(d.subarray(f.left));
           const piece = d.subarray(0, f.left);
           f.left = 0;
+          this.#wire += piece.length;
           return piece;
         }
         f.left -= d.length;
+        this.#wire += d.length;
         return d;
       }
       case "chunked": {
         if (f.done) return null;
         if (f.left === 0) {
-          const line = await sock.readLine({ max: 1024, timeout });
+          const line = await this._line(1024);
           if (line === null) throw new HttpError(400, "connection closed inside a chunked body");
           const m = /^([0-9a-fA-F]{1,8})(;.*)?$/.exec(line);
           if (!m) throw new HttpError(400, "bad chunk size");
@@ -78,7 +100,7 @@ export class BodyReader {
           if (f.left === 0) {
             // trailer fields, up to the empty line; ignored
             for (let n = 0; ; n++) {
-              const t = await sock.readLine({ max: 4096, timeout });
+              const t = await this._line(4096);
               if (t === null || n > 64) throw new HttpError(400, "bad chunked trailer");
               if (t === "") break;
             }
@@ -86,7 +108,7 @@ export class BodyReader {
             return null;
           }
         }
-        const d = await sock.read(timeout);
+        const d = await sock.read(this._timeout());
         if (!d) throw new HttpError(400, "connection closed inside a chunk");
         let piece = d;
         if (d.length > f.left) {
@@ -94,8 +116,9 @@ export class BodyReader {
           piece = d.subarray(0, f.left);
         }
         f.left -= piece.length;
+        this.#wire += piece.length;
         if (f.left === 0) {
-          const crlf = await sock.readLine({ max: 0, timeout }).catch((e) => {
+          const crlf = await this._line(0).catch((e) => {
             if (e instanceof SocketError && e.code === "toolong") return "?";
             throw e;
           });
@@ -118,11 +141,16 @@ export class BodyReader {
     return join(parts, n);
   }
 
-  /** Reads and drops the rest of the body (at most `max` bytes); false if it was longer. */
+  /**
+   * Reads and drops the rest of the body (at most `max` bytes taken from the connection, framing
+   * included, by the deadline); false if it was longer, late or broken. A Content-Length over `max` is refused before reading anything.
+   */
   async drain(max: number): Promise<boolean> {
-    let n = 0;
+    const f = this.#framing;
+    if (f.kind === "length" && f.left > max) return false;
+    const start = this.#wire;
     try {
-      for (let d; (d = await this.read()); ) if ((n += d.length) > max) return false;
+      while (await this.read()) if (this.#wire - start > max) return false;
     } catch (e) {
       if (e instanceof HttpError || e instanceof SocketError) return false;
       throw e;

@@ -38,7 +38,12 @@ export interface RequestOptions {
   method?: string;
   headers?: Record<string, string>;
   body?: Payload;
-  /** ms for connecting and for the response head. */
+  /**
+   * ms for connecting, and for the whole response head once the request is sent (default
+   * `limits.headerTimeout`); then `timeout`. The body must be in by `limits.requestTimeout` after
+   * the request; reads after that throw `timeout`. A malformed or oversized response head is an
+   * `HttpError` 502 saying what was wrong.
+   */
   timeout?: number;
   limits?: Partial<HttpLimits>;
   /** For https:// (and wss://): TLS options; verification is on unless `verify: false`. */
@@ -120,13 +125,15 @@ export async function httpRequest(rt: Runtime, url: string | Url, options: Reque
     for (const [k, v] of Object.entries(options.headers ?? {})) set(k, v);
     await sock.write(formatHead(`${options.method ?? (body ? "POST" : "GET")} ${u.target} HTTP/1.1`, fields.values()));
     if (body?.length) await sock.write(body);
-    const head = await readResponseHead(sock, limits, options.timeout ?? limits.headerTimeout);
+    const sent = rt.host.now();
+    const head = await readResponseHead(sock, limits, Math.min(options.timeout ?? limits.headerTimeout, limits.requestTimeout));
     const framing =
       head.status === 101 || head.status === 204 || head.status === 304 || options.method === "HEAD"
         ? ({ kind: "none" } as const)
         : bodyFraming(head.headers, false);
-    const sent: Headers = new Map([...fields].map(([k, [, v]]) => [k, v]));
-    return new HttpClientResponse(sock, head, new BodyReader(sock, framing, limits.headerTimeout), limits.maxBody, sent);
+    const asked: Headers = new Map([...fields].map(([k, [, v]]) => [k, v]));
+    const reader = new BodyReader(sock, framing, sent + limits.requestTimeout);
+    return new HttpClientResponse(sock, head, reader, limits.maxBody, asked);
   } catch (e) {
     sock.close();
     throw e;

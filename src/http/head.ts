@@ -67,80 +67,123 @@ export const STATUS_TEXT: Readonly<Record<number, string>> = Object.freeze({
 });
 
 /**
- * Reads the lines of a head (up to the empty line). Returns null if the stream ends (or the idle
- * timeout passes) before the first byte. `idle` bounds the wait for the first line, `limits.headerTimeout`
- * the rest.
+ * Waits for the first bytes of a head (they stay readable). False if the stream ends, or `idle`
+ * ms pass, before any byte comes. On a TLS connection this includes the handshake.
  */
-async function readHeadLines(sock: Socket, limits: HttpLimits, idle: number | undefined, firstLineStatus: number): Promise<string[] | null> {
+export async function awaitHead(sock: Socket, idle: number | undefined): Promise<boolean> {
+  let d: Uint8Array | null;
+  try {
+    d = await sock.read(idle);
+  } catch (e) {
+    if (e instanceof SocketError && e.code === "timeout") return false;
+    throw e;
+  }
+  if (!d) return false;
+  sock.unread(d);
+  return true;
+}
+
+type Side = "request" | "response";
+
+/** An error in a head: a request's is answered with its status; a response's is the client's 502. */
+function headError(side: Side, status: number, message: string): HttpError {
+  return side === "request" ? new HttpError(status, message) : new HttpError(502, `response: ${message}`);
+}
+
+/**
+ * Reads the lines of a head (up to the empty line) by `deadline` (host time). `start` checks the
+ * start line as soon as it has come, so a bad one is refused without waiting for the rest. Returns
+ * null if the stream ends before a line.
+ */
+async function readHeadLines(
+  sock: Socket,
+  limits: HttpLimits,
+  deadline: number,
+  side: Side,
+  start: (line: string) => void,
+): Promise<string[] | null> {
   const lines: string[] = [];
   let bytes = 0;
-  let deadline: number | undefined;
-  const now = () => sock.rt.host.now();
+  let empty = 0;
   for (;;) {
-    const timeout = deadline === undefined ? idle : Math.max(0, deadline - now());
     let line: string | null;
     try {
-      line = await sock.readLine({ max: limits.maxLine, timeout });
+      line = await sock.readLine({ max: limits.maxLine, timeout: Math.max(0, deadline - sock.rt.host.now()) });
     } catch (e) {
       if (e instanceof SocketError && e.code === "toolong")
         throw lines.length === 0
-          ? new HttpError(firstLineStatus, "request line too long")
-          : new HttpError(431, "header line too long");
+          ? headError(side, 414, `${side === "request" ? "request" : "status"} line over ${limits.maxLine} bytes`)
+          : headError(side, 431, `header line over ${limits.maxLine} bytes`);
       if (e instanceof SocketError && e.code === "timeout") {
-        if (deadline === undefined && (!e.partial || e.partial.length === 0)) return null; // idle
-        throw new HttpError(408, "head not received in time");
+        if (side === "request") throw new HttpError(408, "head not received in time");
+        throw new SocketError("timeout", "response head not received in time");
       }
       throw e;
     }
-    if (deadline === undefined) deadline = now() + limits.headerTimeout;
     if (line === null) {
       if (lines.length === 0) return null;
-      throw new HttpError(400, "connection closed inside the head");
+      throw headError(side, 400, "connection closed inside the head");
     }
     if (line === "") {
-      if (lines.length === 0) continue; // an empty line before the start line is tolerated (RFC 9112 2.2)
-      return lines;
+      if (lines.length > 0) return lines;
+      // empty lines before the start line are tolerated (RFC 9112 2.2), a few of them
+      if (++empty > limits.maxEmptyLines) throw headError(side, 400, `more than ${limits.maxEmptyLines} empty lines before the start line`);
+      continue;
     }
+    if (lines.length === 0) start(line);
     bytes += line.length + 2;
-    if (bytes > limits.maxHeaderBytes) throw new HttpError(431, "head too large");
-    if (lines.length > limits.maxHeaders) throw new HttpError(431, "too many header fields");
+    if (bytes > limits.maxHeaderBytes) throw headError(side, 431, `head over ${limits.maxHeaderBytes} bytes`);
+    if (lines.length > limits.maxHeaders) throw headError(side, 431, `more than ${limits.maxHeaders} header fields`);
     lines.push(line);
   }
 }
 
-function parseFields(lines: string[]): Headers {
+/** Header fields by lower-case name; a second field named in `once` is an error. */
+function parseFields(lines: string[], side: Side, once?: string): Headers {
   const headers: Headers = new Map();
   for (const line of lines) {
-    if (line[0] === " " || line[0] === "\t") throw new HttpError(400, "obsolete line folding");
+    if (line[0] === " " || line[0] === "\t") throw headError(side, 400, "obsolete line folding");
     const colon = line.indexOf(":");
-    if (colon <= 0) throw new HttpError(400, "header field without a name");
+    if (colon <= 0) throw headError(side, 400, "header field without a name");
     const name = line.slice(0, colon);
-    if (!TOKEN.test(name)) throw new HttpError(400, `bad header field name "${name}"`);
+    if (!TOKEN.test(name)) throw headError(side, 400, `bad header field name "${name}"`);
     const value = line.slice(colon + 1).trim();
-    if (!FIELD_VALUE.test(value)) throw new HttpError(400, `bad value in header field "${name}"`);
+    if (!FIELD_VALUE.test(value)) throw headError(side, 400, `bad value in header field "${name}"`);
     const key = name.toLowerCase();
     const prev = headers.get(key);
+    if (prev !== undefined && key === once) throw headError(side, 400, `more than one ${name} header`);
     headers.set(key, prev === undefined ? value : `${prev}, ${value}`);
   }
   return headers;
 }
 
-function parseVersion(v: string): "1.0" | "1.1" {
+function parseVersion(v: string, side: Side): "1.0" | "1.1" {
   const m = /^HTTP\/(\d)\.(\d)$/.exec(v);
-  if (!m) throw new HttpError(400, `bad protocol version "${v}"`);
-  if (m[1] !== "1") throw new HttpError(505, `HTTP/${m[1]}.${m[2]} is not supported`);
+  if (!m) throw headError(side, 400, `bad protocol version "${v}"`);
+  if (m[1] !== "1") throw headError(side, 505, `HTTP/${m[1]}.${m[2]} is not supported`);
   return m[2] === "0" ? "1.0" : "1.1";
 }
 
-/** Reads a request head; null when the connection ends or idles out before one starts. */
-export async function readRequestHead(sock: Socket, limits: HttpLimits, idle?: number): Promise<RequestHead | null> {
-  const lines = await readHeadLines(sock, limits, idle, 414);
+/** A request target: visible ASCII only (no controls, NUL, spaces or raw non-ASCII: RFC 9112 3.2). */
+const TARGET = /^[\x21-\x7e]+$/;
+
+function parseRequestLine(line: string): { method: string; target: string; version: "1.0" | "1.1" } {
+  const parts = line.split(" ");
+  if (parts.length === 2 && TOKEN.test(parts[0])) throw new HttpError(400, "HTTP/0.9 requests are not served");
+  if (parts.length !== 3 || !TOKEN.test(parts[0])) throw new HttpError(400, "bad request line");
+  if (!TARGET.test(parts[1])) throw new HttpError(400, "bad request target");
+  return { method: parts[0], target: parts[1], version: parseVersion(parts[2], "request") };
+}
+
+/**
+ * Reads a request head whose first bytes have come (`awaitHead`); it must be complete by
+ * `deadline` (host time; 408 otherwise). Null when the connection ends before a line.
+ */
+export async function readRequestHead(sock: Socket, limits: HttpLimits, deadline: number): Promise<RequestHead | null> {
+  const lines = await readHeadLines(sock, limits, deadline, "request", parseRequestLine);
   if (!lines) return null;
-  const parts = lines[0].split(" ");
-  if (parts.length !== 3 || !TOKEN.test(parts[0]) || parts[1] === "") throw new HttpError(400, "bad request line");
-  const [method, target, v] = parts;
-  const version = parseVersion(v);
-  const headers = parseFields(lines.slice(1));
+  const { method, target, version } = parseRequestLine(lines[0]);
+  const headers = parseFields(lines.slice(1), "request", "host");
   if (version === "1.1" && !headers.has("host")) throw new HttpError(400, "missing Host header");
   const q = target.indexOf("?");
   return {
@@ -153,13 +196,22 @@ export async function readRequestHead(sock: Socket, limits: HttpLimits, idle?: n
   };
 }
 
-/** Reads a response head (client side). */
-export async function readResponseHead(sock: Socket, limits: HttpLimits, timeout?: number): Promise<ResponseHead> {
-  const lines = await readHeadLines(sock, limits, timeout, 431);
+const STATUS_LINE = /^(HTTP\/\d\.\d) ([1-5]\d\d)(?: ([\t\x20-\x7e\x80-\uffff]*))?$/;
+
+function parseStatusLine(line: string): { version: "1.0" | "1.1"; status: number; reason: string } {
+  const m = STATUS_LINE.exec(line);
+  if (!m) throw new HttpError(502, `response: bad status line "${line.slice(0, 64)}"`);
+  return { version: parseVersion(m[1], "response"), status: Number(m[2]), reason: m[3] ?? "" };
+}
+
+/**
+ * Reads a response head (client side); it must be complete within `timeout` ms (`timeout`
+ * otherwise). A malformed or oversized head is an `HttpError` 502 saying what was wrong.
+ */
+export async function readResponseHead(sock: Socket, limits: HttpLimits, timeout: number): Promise<ResponseHead> {
+  const lines = await readHeadLines(sock, limits, sock.rt.host.now() + timeout, "response", parseStatusLine);
   if (!lines) throw new HttpError(502, "connection closed before a response");
-  const m = /^(HTTP\/\d\.\d) (\d{3})(?: (.*))?$/.exec(lines[0]);
-  if (!m) throw new HttpError(502, "bad status line");
-  return { version: parseVersion(m[1]), status: Number(m[2]), reason: m[3] ?? "", headers: parseFields(lines.slice(1)) };
+  return { ...parseStatusLine(lines[0]), headers: parseFields(lines.slice(1), "response") };
 }
 
 /** Formats a head: start line, fields, empty line. Field values must not contain CR or LF. */

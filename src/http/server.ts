@@ -1,9 +1,11 @@
 /**
  * A small HTTP/1.1 server on the runtime (the part of Lua Server Pages a device needs). Each
  * connection is served by its own coroutine; request handlers (the LSP-page analogue) run in the
- * runtime's worker pool. Keep-alive, limits on the head (400/414/431/505, 408 on a slow head),
- * on the body (413) and on connections (503). A handler may take the connection over
- * (`req.takeSocket()`, used by `req2sock`) and `server.serve(sock)` gives one back (`sock2req`).
+ * runtime's worker pool once a request head has come (a peer stalling in the TLS handshake or in
+ * the head holds no worker). Keep-alive, limits on the head (400/414/431/505, 408 on a slow head),
+ * one deadline for head and body (408), on the body (413) and on connections (503). A handler may
+ * take the connection over (`req.takeSocket()`, used by `req2sock`) and `server.serve(sock)` gives
+ * one back (`sock2req`).
  */
 import { SocketError, isSocketError } from "../errors.js";
 import { httpDefaults, type HttpLimits } from "../options.js";
@@ -12,7 +14,7 @@ import type { Socket } from "../socket.js";
 import { toBytes, type Payload } from "../bytes.js";
 import { decodeUtf8 } from "../utf8.js";
 import { BodyReader, bodyFraming, writeChunk, writeLastChunk } from "./body.js";
-import { HttpError, STATUS_TEXT, formatHead, hasToken, readRequestHead, type Headers, type RequestHead } from "./head.js";
+import { HttpError, STATUS_TEXT, awaitHead, formatHead, hasToken, readRequestHead, type Headers, type RequestHead } from "./head.js";
 import type { TLSServerOptions } from "../tls.js";
 
 export type Handler = (req: HttpRequest, res: HttpResponse) => unknown;
@@ -55,9 +57,14 @@ export class HttpRequest {
     return this.headers.get(name.toLowerCase());
   }
 
-  /** The whole body (at most `maxBody` bytes: 413 beyond). */
-  body(): Promise<Uint8Array> {
-    return this.reader.all(this.server.limits.maxBody);
+  /** The whole body (at most `maxBody` bytes: 413 beyond; not in by `requestTimeout`: 408). */
+  async body(): Promise<Uint8Array> {
+    try {
+      return await this.reader.all(this.server.limits.maxBody);
+    } catch (e) {
+      if (isSocketError(e, "timeout")) throw new HttpError(408, "request body not received in time");
+      throw e;
+    }
   }
 
   async text(): Promise<string> {
@@ -271,9 +278,14 @@ export class HttpServer {
 
   /** One request/response exchange; true if the handler took the connection. */
   async #one(sock: Socket, first: boolean): Promise<boolean> {
+    const limits = this.limits;
+    // the request's clocks start at its first byte; waiting for it costs no worker
+    if (!(await awaitHead(sock, first ? limits.headerTimeout : limits.keepAliveTimeout))) throw new Stop();
+    const begun = this.rt.host.now();
+    const deadline = begun + limits.requestTimeout;
     let head: RequestHead | null;
     try {
-      head = await readRequestHead(sock, this.limits, first ? this.limits.headerTimeout : this.limits.keepAliveTimeout);
+      head = await readRequestHead(sock, limits, Math.min(deadline, begun + limits.headerTimeout));
     } catch (e) {
       if (e instanceof HttpError) await this.#fail(sock, e, "1.1");
       throw e;
@@ -288,7 +300,7 @@ export class HttpServer {
     }
     const conn = head.headers.get("connection");
     const keepAlive = head.version === "1.1" ? !hasToken(conn, "close") : hasToken(conn, "keep-alive");
-    const reader = new BodyReader(sock, framing, this.limits.headerTimeout);
+    const reader = new BodyReader(sock, framing, deadline);
     const req = new HttpRequest(this, sock, head, reader);
     const res = new HttpResponse(sock, head.version, keepAlive);
     try {
@@ -306,7 +318,8 @@ export class HttpServer {
     }
     if (req.taken) return true;
     await res.end();
-    if (!res.keepAlive || !(await reader.drain(this.limits.maxBody))) throw new Stop();
+    // a body the handler left unread is dropped if it is small and in time; else the connection closes
+    if (!res.keepAlive || !(await reader.drain(limits.maxDrain))) throw new Stop();
     return false;
   }
 
