@@ -14,9 +14,10 @@
  * a heap that grows as needed.
  */
 import { spawn, spawnSync } from "node:child_process";
-import { basename, join } from "node:path";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { basename, dirname, join } from "node:path";
 import { performance } from "node:perf_hooks";
-import { ensureXsnap, xsVersion } from "./build-xsnap.js";
+import { ensureXsnap, ROOT, xsVersion } from "./build-xsnap.js";
 import { BUNDLES, bundle, spec } from "./bundle.js";
 import { suites, type XsSuite } from "./suites.js";
 
@@ -54,10 +55,33 @@ interface Counts {
   skipped: number;
 }
 
+/** The device apps: manifests/<app>/main.ts. */
+function deviceApps(): string[] {
+  const dir = join(ROOT, "manifests");
+  return readdirSync(dir).filter((a) => existsSync(join(dir, a, "main.ts"))).sort();
+}
+
+/** A manifest's `config` over those of the local manifests it includes (as mcconfig merges them). */
+function manifestConfig(path: string): Record<string, unknown> {
+  const m = JSON.parse(readFileSync(path, "utf8")) as { include?: string | string[]; config?: Record<string, unknown> };
+  const merged: Record<string, unknown> = {};
+  for (const inc of ([] as string[]).concat(m.include ?? [])) if (!inc.startsWith("$(")) Object.assign(merged, manifestConfig(join(dirname(path), inc)));
+  return Object.assign(merged, m.config);
+}
+
 function entrySource(suite: XsSuite, mode: RunMode): string {
   return [
     `import { installGlobals, run } from ${spec("tools/xs/shim/runner.ts")};`,
     `import { freezeIntrinsics } from ${spec("tools/xs/shim/freeze.ts")};`,
+    ...(suite.apps
+      ? [
+          `import { apps } from ${spec("tools/xs/device/apps.ts")};`,
+          ...deviceApps().map(
+            (a) =>
+              `apps[${JSON.stringify(a)}] = { config: ${JSON.stringify(manifestConfig(join(ROOT, "manifests", a, "manifest.json")))}, load: () => import(${spec(`manifests/${a}/main.ts`)}) };`,
+          ),
+        ]
+      : []),
     `installGlobals();`,
     mode.freeze ? `freezeIntrinsics();` : ``,
     `await run({`,
@@ -191,11 +215,13 @@ async function main(): Promise<number> {
   const total: Counts = { passed: 0, failed: 0, na: 0, skipped: 0 };
   const t0 = performance.now();
   for (const suite of selected) {
-    const out = join(BUNDLES, basename(suite.file).replace(/\.ts$/, ".mjs"));
+    const name = basename(suite.file).replace(/\.ts$/, "");
+    // A split bundle is a folder of module files (the entry, each app, shared chunks).
+    const out = suite.apps ? join(BUNDLES, name, name + ".mjs") : join(BUNDLES, name + ".mjs");
     console.log(`\n${suite.file}`);
     let counts: Counts;
     try {
-      await bundle(entrySource(suite, mode), out);
+      await bundle(entrySource(suite, mode), out, { split: suite.apps });
       counts = await runSuite(xsnap, out, suite, mode);
     } catch (e) {
       console.log(`  ✗ bundling failed: ${(e as Error).message}`);
