@@ -9,6 +9,13 @@ import { Runtime, decodeUtf8, encodeUtf8, type Socket } from "../../src/index.js
 import { SimNetwork } from "../../hosts/sim/index.js";
 import { deviceRuntimes, installDevice } from "../../tools/xs/device/device.js";
 import { deviceApp } from "../../tools/xs/device/apps.js";
+import { HttpServer } from "../../src/http/server.js";
+import { wsEchoHandler } from "../../examples/05-websocket-server.js";
+import { ModbusClient } from "../../modules/modbus/index.js";
+import { MODE, decodePacket, encodePacket, toNtp } from "../../modules/ntp/index.js";
+import { deviceWsDefaults } from "../../hosts/moddable/defaults.js";
+import Time from "../../tools/xs/device/time.js";
+import { MiniBroker } from "../mqtt/mini-broker.js";
 import { until } from "../support/util.js";
 
 const DEVICE = "10.0.0.1";
@@ -36,7 +43,11 @@ afterEach(() => {
 });
 
 /** Starts app `name` on the device host of a fresh network, with `overrides` over its config. */
-async function start(name: string, overrides: Record<string, unknown> = {}, before?: (peer: Runtime) => Promise<void>): Promise<Started> {
+async function start(
+  name: string,
+  overrides: Record<string, unknown> = {},
+  before?: (peer: Runtime) => Promise<Record<string, unknown> | void>,
+): Promise<Started> {
   const net = new SimNetwork({ seed: 9, link: { latency: 2 } });
   const peer = new Runtime(net.host(PEER));
   const lines: string[] = [];
@@ -54,11 +65,31 @@ async function start(name: string, overrides: Record<string, unknown> = {}, befo
     },
   };
   running = started;
-  if (before) await before(peer);
+  // The peer's set-up, too, from a job of its own (the test's frames are not the device's).
+  const more = before ? await Promise.resolve().then(() => before(peer)) : undefined;
   const app = deviceApp(name);
-  installDevice(net.host(DEVICE), { ...app.config, ...overrides });
-  await app.load();
+  installDevice(net.host(DEVICE), { ...app.config, ...overrides, ...more });
+  // From a promise job of its own, so that the app's module starts near the bottom of the stack,
+  // as a device's main module does (not on top of this function's and the runner's frames).
+  await Promise.resolve().then(app.load);
   return started;
+}
+
+/** An NTP server on the peer (UDP port 123), `skew` ms ahead of the network's clock. */
+async function ntpServer(rt: Runtime, skew: number): Promise<{ served: () => number }> {
+  const udp = await rt.udpcon(123);
+  let served = 0;
+  udp.event(async (s) => {
+    for (;;) {
+      const d = await s.readfrom();
+      const req = decodePacket(d.data);
+      if (!req) continue;
+      served++;
+      const now = toNtp(rt.host.wallClock() + skew);
+      await s.sendto(encodePacket({ mode: MODE.SERVER, stratum: 1, referenceId: Uint8Array.of(0x47, 0x50, 0x53, 0), originate: req.transmit, receive: now, transmit: now }), d.address, d.port);
+    }
+  });
+  return { served: () => served };
 }
 
 async function roundTrip(sock: Socket, text: string): Promise<string> {
@@ -79,5 +110,75 @@ describe("device apps on XS, as strict as the device", () => {
     const sock = await s.peer.connect(DEVICE, 7);
     expect(await roundTrip(sock, "hello, device")).toBe("hello, device");
     sock.close();
+  });
+
+  it("proxy: proxies a message to its own echo service", async () => {
+    const s = await start("proxy");
+    await s.printed("listening on port 8080 -> 127.0.0.1:7");
+    const sock = await s.peer.connect(DEVICE, 8080);
+    expect(await roundTrip(sock, "through the proxy")).toBe("through the proxy");
+    sock.close();
+  });
+
+  it("ntp: sets the clock from an NTP server (example 1, a pool job)", async () => {
+    let server!: { served: () => number };
+    const skew = 3_600_000;
+    const s = await start("ntp", { "ntp.server": PEER }, async (peer) => void (server = await ntpServer(peer, skew)));
+    await s.printed("device clock set from 10.0.0.2:123");
+    expect(server.served()).toBe(1);
+    expect(Math.abs(Time.setTo! * 1000 - (s.peer.host.wallClock() + skew))).toBeLessThan(1000);
+  });
+
+  it("sntp: time, offset and delay from an NTP server (modules/ntp); sets the clock", async () => {
+    let server!: { served: () => number };
+    const skew = -90_000;
+    const s = await start("sntp", { "ntp.server": PEER }, async (peer) => void (server = await ntpServer(peer, skew)));
+    await s.printed("round trip");
+    expect(server.served()).toBe(1);
+    expect(s.lines.some((l) => l.includes("our clock is off by -90000.0 ms"))).toBe(true);
+    await until(s.peer, () => Time.setTo !== undefined && Math.abs(Time.setTo * 1000 - (s.peer.host.wallClock() + skew)) < 1000, 1000, "Time.set");
+  });
+
+  it("mqtt: connects, subscribes and gets back its publishes at QoS 0, 1 and 2", async () => {
+    let broker!: MiniBroker;
+    const s = await start("mqtt", { "mqtt.host": PEER }, async (peer) => {
+      broker = await MiniBroker.start(peer, PEER);
+      return { "mqtt.port": broker.port };
+    });
+    try {
+      await s.printed(`connected to ${PEER}:${broker.port}`);
+      for (const qos of [0, 1, 2]) await s.printed(`received cosock/device/qos${qos} (QoS ${qos}): hello at QoS ${qos}`);
+      expect(broker.publishes).toBe(3);
+    } finally {
+      broker.stop();
+    }
+  });
+
+  it("modbus: serves its registers and coils to a Modbus client", async () => {
+    const s = await start("modbus");
+    await s.printed("listening on port 502");
+    const client = await ModbusClient.connect(s.peer, DEVICE, { port: 502 });
+    try {
+      expect(await client.readHoldingRegisters(0, 2)).toEqual([220, 0]);
+      await client.writeCoil(3, true);
+      expect(await client.readCoils(0, 4)).toEqual([false, false, false, true]);
+      await s.printed("coils 3..3 = true");
+    } finally {
+      client.close();
+    }
+  });
+
+  it("wsclient: connects to a WebSocket server (ours), sends a message, prints the echo", async () => {
+    let http!: HttpServer;
+    const s = await start("wsclient", { "ws.url": `ws://${PEER}:8080/ws`, "ws.interval": 1000 }, async (peer) => {
+      http = await HttpServer.listen(peer, wsEchoHandler(deviceWsDefaults), { port: 8080 });
+    });
+    try {
+      await s.printed("connected to ws://10.0.0.2:8080/ws");
+      await s.printed("received: hello 1 from cosock");
+      await s.printed("received: hello 2 from cosock");
+    } finally {
+      http.close();
+    }
   });
 });

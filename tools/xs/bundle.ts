@@ -5,7 +5,7 @@
  */
 import { build, type Plugin } from "esbuild";
 import { mkdirSync, realpathSync, rmSync, writeFileSync } from "node:fs";
-import { basename, dirname, join } from "node:path";
+import { basename, dirname, join, relative } from "node:path";
 import { CACHE, ROOT } from "./build-xsnap.js";
 
 const noNode: Plugin = {
@@ -94,14 +94,30 @@ export async function bundle(source: string, outfile: string, options: BundleOpt
       b.onResolve({ filter: /^\.\.?\// }, (args) => (args.importer === entryReal || args.importer === entry ? { path: join(ROOT, args.path) } : undefined));
     },
   };
-  await build({
+  const split = {
     ...common,
-    entryPoints: { [basename(outfile).replace(/\.mjs$/, "")]: entry },
+    absWorkingDir: ROOT,
     outdir: dir,
     splitting: true,
     outExtension: { ".js": ".mjs" },
-    chunkNames: "[name]-[hash]",
+    chunkNames: "chunk-[hash]",
     plugins: [noNode, deviceModules, fromRoot],
+  };
+  // First the module graph, then every source file as an entry point of its own: esbuild gives a
+  // chunk to each set of entry points that reach a piece of code, so each file becomes a module
+  // of its own, as on the device (XS evaluates one module at a time; a module's bindings are on
+  // the stack while its body runs, and a bundled chunk would hold those of all its files at once).
+  const graph = await build({ ...split, entryPoints: [entry], write: false, metafile: true });
+  const files = Object.keys(graph.metafile.inputs)
+    .filter((f) => !f.includes(":"))
+    .map((f) => join(ROOT, f))
+    .filter((f) => f !== entry && f !== entryReal);
+  await build({
+    ...split,
+    entryPoints: [
+      { in: entry, out: basename(outfile).replace(/\.mjs$/, "") },
+      ...files.map((f) => ({ in: f, out: "m~" + relative(ROOT, f).replace(/\.ts$/, "").replace(/[\\/]/g, "~") })),
+    ],
   });
   return outfile;
 }
