@@ -12,7 +12,7 @@
  *             `cosockLimits()` to give a run the device's JavaScript stack (384 slots) and a heap
  *             budget (see PATCHES below). xsnap.c has its creation values as literals and no option
  *             for them: the build copies xsnap's own sources (not XS's) into
- *             node_modules/.cache/cosock-xs/device/sources and patches that copy; the package
+ *             node_modules/.cache/cosock-xs/device-<digest of the patches>/sources and patches that copy; the package
  *             itself is left untouched.
  * - release:  the plain xsnap command (`npm run test:xs -- --loose`).
  * - report:   the same with -DmxReport=1: every gc() prints the slot and chunk heap in use
