@@ -71,7 +71,9 @@ export class WsClientApp {
     this.retryDelay = options.retryDelay ?? 5000;
     this.#options = options;
     this.#log = log;
-    this.done = this.#run();
+    // The connection loop starts from a promise job of its own, not on top of the caller's
+    // frames: on the device the caller is the app's main module (test/xs/apps.xs.ts).
+    this.done = Promise.resolve().then(() => this.#run());
   }
 
   /** The connection now, if there is one. */

@@ -113,8 +113,18 @@ export async function httpRequest(rt: Runtime, url: string | Url, options: Reque
   const u = typeof url === "string" ? parseUrl(url) : url;
   const secure = u.scheme === "https" || u.scheme === "wss";
   if (!secure && u.scheme !== "http" && u.scheme !== "ws") throw new SocketError("incorrectuse", `unsupported scheme ${u.scheme}://`);
-  const limits = { ...httpDefaults, ...options.limits };
   const sock = options.socket ?? (await rt.connect(u.host, u.port, { timeout: options.timeout, tls: secure ? (options.tls ?? true) : undefined }));
+  return exchange(sock, u, options);
+}
+
+/**
+ * The request and the response head on a connected socket: a function of its own so that
+ * httpRequest's frame, which the connect chain (socket, host, TLS) sits on, stays small. On XS an
+ * async function called from another holds two frames on the stack until it first waits, and the
+ * device's stack is 384 slots (docs/device.md, "As strict as the device").
+ */
+async function exchange(sock: Socket, u: Url, options: RequestOptions): Promise<HttpClientResponse> {
+  const limits = { ...httpDefaults, ...options.limits };
   try {
     const body = options.body === undefined ? undefined : toBytes(options.body);
     const fields = new Map<string, [string, string]>();

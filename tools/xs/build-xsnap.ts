@@ -12,7 +12,7 @@
  *             `cosockLimits()` to give a run the device's JavaScript stack (384 slots) and a heap
  *             budget (see PATCHES below). xsnap.c has its creation values as literals and no option
  *             for them: the build copies xsnap's own sources (not XS's) into
- *             node_modules/.cache/cosock-xs/device/sources and patches that copy; the package
+ *             node_modules/.cache/cosock-xs/device-<digest of the patches>/sources and patches that copy; the package
  *             itself is left untouched.
  * - release:  the plain xsnap command (`npm run test:xs -- --loose`).
  * - report:   the same with -DmxReport=1: every gc() prints the slot and chunk heap in use
@@ -21,6 +21,7 @@
  *             device such as the ESP32 (needs a multilib C compiler: apt-get install gcc-multilib).
  */
 import { execFileSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -55,7 +56,7 @@ const FLAGS: Record<Variant, string[]> = {
  */
 export const DEVICE_STEPS = { chunkBytes: 256 * 1024, slots: 8192 };
 
-const PATCHES: { anchor: string; add: string; before?: boolean }[] = [
+const PATCHES: { file?: string; anchor: string; add: string; before?: boolean }[] = [
   {
     anchor: "int main(int argc, char* argv[]) \n",
     before: true,
@@ -93,6 +94,26 @@ static void xs_cosockLimits(xsMachine* the)
 `,
   },
   {
+    // A stack overflow prints the JavaScript frames on the stack (innermost first) and the
+    // slots each holds, so that the chain that overflowed can be found.
+    file: "xsnapPlatform.c",
+    anchor: "\t\tfxReport(the, \"stack overflow\\n\");\n",
+    add: `\t\t{
+\t\t\ttxSlot* frame = the->frame;
+\t\t\ttxSlot* below = the->stack;
+\t\t\tfxReport(the, "JavaScript stack at the overflow (innermost first; slots: the frame's share; total slots in use):\\n");
+\t\t\twhile (frame) {
+\t\t\t\tchar name[128];
+\t\t\t\tname[0] = 0;
+\t\t\t\tfxBufferFrameName(the, name, sizeof(name), frame, "");
+\t\t\t\tfxReport(the, "  at %s  %d %d\\n", name, (int)(frame + 5 - below), (int)(the->stackTop - below));
+\t\t\t\tbelow = frame + 5;
+\t\t\t\tframe = frame->next;
+\t\t\t}
+\t\t}
+`,
+  },
+  {
     anchor: "\txsDeleteMachine(machine);\n",
     before: true,
     add: `\tif (gxCosockStackBottom) machine->stackBottom = gxCosockStackBottom;
@@ -109,13 +130,14 @@ function deviceSources(buildDir: string): string {
   const put = (f: string, text: string) => {
     if (!existsSync(join(to, f)) || readFileSync(join(to, f), "utf8") !== text) writeFileSync(join(to, f), text);
   };
-  for (const f of readdirSync(from)) if (f !== "xsnap.c") put(f, readFileSync(join(from, f), "utf8"));
-  let c = readFileSync(join(from, "xsnap.c"), "utf8");
+  const texts = new Map(readdirSync(from).map((f) => [f, readFileSync(join(from, f), "utf8")]));
   for (const p of PATCHES) {
-    if (c.split(p.anchor).length !== 2) throw new Error(`xsnap.c of this @agoric/xsnap has not one "${p.anchor.trim()}": the device variant's patch needs updating`);
-    c = c.replace(p.anchor, p.before ? p.add + p.anchor : p.anchor + p.add);
+    const file = p.file ?? "xsnap.c";
+    const c = texts.get(file) ?? "";
+    if (c.split(p.anchor).length !== 2) throw new Error(`${file} of this @agoric/xsnap has not one "${p.anchor.trim()}": the device variant's patch needs updating`);
+    texts.set(file, c.replace(p.anchor, p.before ? p.add + p.anchor : p.anchor + p.add));
   }
-  put("xsnap.c", c);
+  for (const [f, text] of texts) put(f, text);
   return to;
 }
 
@@ -129,7 +151,9 @@ function platformDir(): "lin" | "mac" {
 export function ensureXsnap(variant: Variant = "device", log: (s: string) => void = (s) => process.stderr.write(s + "\n")): string {
   if (!existsSync(join(PACKAGE, "package.json"))) throw new Error("@agoric/xsnap is not installed (npm install)");
   const plat = platformDir();
-  const buildDir = join(CACHE, variant);
+  // The device variant's folder is named by a digest of its patches, so that checkouts with
+  // different patches (node_modules may be shared) do not rebuild over each other.
+  const buildDir = join(CACHE, variant === "device" ? `device-${createHash("sha256").update(JSON.stringify(PATCHES)).digest("hex").slice(0, 12)}` : variant);
   const binary = join(buildDir, "bin", plat, "release", "xsnap");
   const stampFile = join(buildDir, "stamp.json");
   const pkg = JSON.parse(readFileSync(join(PACKAGE, "package.json"), "utf8")) as { version: string };

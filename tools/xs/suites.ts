@@ -9,6 +9,12 @@ export interface XsSuite {
   file: string;
   /** Full test names ("describe > it") that do not apply on XS, and why. */
   notApplicable?: Record<string, string>;
+  /**
+   * The suite starts the device apps (manifests/<app>/main.ts, tools/xs/device/apps.ts): each
+   * app's main is a module of its own, loaded when the test imports it, with the device's module
+   * names mapped to stand-ins over the simulated network (tools/xs/device/). Not a jest suite.
+   */
+  apps?: boolean;
 }
 
 export const suites: XsSuite[] = [
@@ -39,7 +45,8 @@ export const suites: XsSuite[] = [
   { file: "test/mqtt/client.sim.test.ts" },
   { file: "test/modbus/client-server.sim.test.ts" },
   { file: "test/tls/standin.sim.test.ts" },
-  { file: "test/hostile/websocket.sim.test.ts" }, // idle timeout and keepalive (the watchdog)
+  { file: "test/hostile/websocket.sim.test.ts" },
+  { file: "test/xs/apps.xs.ts", apps: true }, // each device app's main started under the limits, driven by a peer // idle timeout and keepalive (the watchdog)
   { file: "test/websocket/connection.sim.test.ts" }, // the WebSocket connection itself // TLS handshake state machine (the sim's no-crypto stand-in)
   {
     file: "test/hosts/sim.test.ts",

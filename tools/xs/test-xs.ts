@@ -14,9 +14,10 @@
  * a heap that grows as needed.
  */
 import { spawn, spawnSync } from "node:child_process";
-import { basename, join } from "node:path";
+import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { basename, dirname, join } from "node:path";
 import { performance } from "node:perf_hooks";
-import { ensureXsnap, xsVersion } from "./build-xsnap.js";
+import { ensureXsnap, ROOT, xsVersion } from "./build-xsnap.js";
 import { BUNDLES, bundle, spec } from "./bundle.js";
 import { suites, type XsSuite } from "./suites.js";
 
@@ -54,15 +55,39 @@ interface Counts {
   skipped: number;
 }
 
+/** The device apps: manifests/<app>/main.ts. */
+function deviceApps(): string[] {
+  const dir = join(ROOT, "manifests");
+  return readdirSync(dir).filter((a) => existsSync(join(dir, a, "main.ts"))).sort();
+}
+
+/** A manifest's `config` over those of the local manifests it includes (as mcconfig merges them). */
+function manifestConfig(path: string): Record<string, unknown> {
+  const m = JSON.parse(readFileSync(path, "utf8")) as { include?: string | string[]; config?: Record<string, unknown> };
+  const merged: Record<string, unknown> = {};
+  for (const inc of ([] as string[]).concat(m.include ?? [])) if (!inc.startsWith("$(")) Object.assign(merged, manifestConfig(join(dirname(path), inc)));
+  return Object.assign(merged, m.config);
+}
+
 function entrySource(suite: XsSuite, mode: RunMode): string {
   return [
     `import { installGlobals, run } from ${spec("tools/xs/shim/runner.ts")};`,
     `import { freezeIntrinsics } from ${spec("tools/xs/shim/freeze.ts")};`,
+    ...(suite.apps
+      ? [
+          `import { apps } from ${spec("tools/xs/device/apps.ts")};`,
+          ...deviceApps().map(
+            (a) =>
+              `apps[${JSON.stringify(a)}] = { config: ${JSON.stringify(manifestConfig(join(ROOT, "manifests", a, "manifest.json")))}, load: () => import(${spec(`manifests/${a}/main.ts`)}) };`,
+          ),
+        ]
+      : []),
     `installGlobals();`,
     mode.freeze ? `freezeIntrinsics();` : ``,
     `await run({`,
     `  notApplicable: ${JSON.stringify(suite.notApplicable ?? {})},`,
     `  load: () => import(${spec(suite.file)}),`,
+    suite.apps ? `  select: globalThis.cosockSelect,` : ``,
     mode.limits ? `  limits: ${JSON.stringify({ stack: mode.limits.stack + XSNAP_OWN_STACK_SLOTS, heap: mode.limits.heap })},` : ``,
     `});`,
     ``,
@@ -71,8 +96,12 @@ function entrySource(suite: XsSuite, mode: RunMode): string {
 
 const hasStdbuf = spawnSync("stdbuf", ["--version"], { stdio: "ignore" }).status === 0;
 
-/** Runs one bundle; prints results as they come; resolves with the suite's counts. */
-function runSuite(xsnap: string, file: string, suite: XsSuite, mode: RunMode): Promise<Counts> {
+/**
+ * Runs one bundle; prints results as they come; resolves with the suite's counts. `endAtDone`:
+ * the run is over once the runner said `@@done` (a device app never ends by itself: xsnap is
+ * then stopped).
+ */
+function runSuite(xsnap: string, file: string, suite: XsSuite, mode: RunMode, endAtDone = false): Promise<Counts> {
   const counts: Counts = { passed: 0, failed: 0, na: 0, skipped: 0 };
   // Line-buffered stdout, so that a stopped xsnap has told us which test it was in.
   // (The device build buffers by line itself.)
@@ -116,7 +145,10 @@ function runSuite(xsnap: string, file: string, suite: XsSuite, mode: RunMode): P
     } else if (l.startsWith("@@skip ")) {
       counts.skipped++;
       console.log(`  ○ ${l.slice(7)} (skipped)`);
-    } else if (l.startsWith("@@done ")) done = true;
+    } else if (l.startsWith("@@done ")) {
+      done = true;
+      if (endAtDone) child.kill("SIGKILL");
+    }
     else if (l.startsWith("unhandled rejection:")) {
       // XS reports a rejected promise nobody handled when its run loop ends, so the test that
       // left it is not known; the suite fails.
@@ -146,6 +178,29 @@ function runSuite(xsnap: string, file: string, suite: XsSuite, mode: RunMode): P
       resolve(counts);
     });
   });
+}
+
+/**
+ * An apps suite runs once per device app, each in an xsnap of its own (an app that overflows the
+ * stack aborts its machine, as on the device, and must not take the other apps with it): a
+ * small module next to the bundle selects the app's tests ("<app>:") and imports the bundle.
+ */
+async function runApps(xsnap: string, bundled: string, suite: XsSuite, mode: RunMode): Promise<Counts> {
+  const total: Counts = { passed: 0, failed: 0, na: 0, skipped: 0 };
+  for (const app of deviceApps()) {
+    const file = join(dirname(bundled), `run-${app}.mjs`);
+    writeFileSync(file, `globalThis.cosockSelect = ${JSON.stringify(app + ":")};\nawait import(${JSON.stringify("./" + basename(bundled))});\n`);
+    const counts = await runSuite(xsnap, file, { ...suite, file: `${suite.file} (${app})` }, mode, true);
+    if (counts.passed + counts.failed + counts.na + counts.skipped === 0) {
+      counts.failed++;
+      console.log(`  ✗ ${app}: no test in ${suite.file} starts with "${app}:"`);
+    }
+    total.passed += counts.passed;
+    total.failed += counts.failed;
+    total.na += counts.na;
+    total.skipped += counts.skipped;
+  }
+  return total;
 }
 
 /** Takes `--name N` out of args; the number, or undefined. */
@@ -191,12 +246,15 @@ async function main(): Promise<number> {
   const total: Counts = { passed: 0, failed: 0, na: 0, skipped: 0 };
   const t0 = performance.now();
   for (const suite of selected) {
-    const out = join(BUNDLES, basename(suite.file).replace(/\.ts$/, ".mjs"));
+    const name = basename(suite.file).replace(/\.ts$/, "");
+    // A split bundle is a folder of module files (the entry, each app, shared chunks).
+    const out = suite.apps ? join(BUNDLES, name, name + ".mjs") : join(BUNDLES, name + ".mjs");
     console.log(`\n${suite.file}`);
     let counts: Counts;
     try {
-      await bundle(entrySource(suite, mode), out);
-      counts = await runSuite(xsnap, out, suite, mode);
+      await bundle(entrySource(suite, mode), out, { split: suite.apps });
+      if (suite.apps) counts = await runApps(xsnap, out, suite, mode);
+      else counts = await runSuite(xsnap, out, suite, mode);
     } catch (e) {
       console.log(`  ✗ bundling failed: ${(e as Error).message}`);
       counts = { passed: 0, failed: 1, na: 0, skipped: 0 };

@@ -230,6 +230,11 @@ export interface RunOptions {
    * grow by. 0: that limit is not set.
    */
   limits?: { stack: number; heap: number };
+  /**
+   * Runs only the tests whose own name (not the describe blocks') starts with this text; the others are neither run nor
+   * reported (the XS app test runs each device app in an xsnap of its own this way).
+   */
+  select?: string;
 }
 
 export interface Summary {
@@ -268,9 +273,13 @@ export async function run(options: RunOptions): Promise<Summary> {
     limit(options.limits.stack, options.limits.heap);
   }
 
+  const select = options.select;
+  const selected = (_b: Block, t: Test) => select === undefined || t.name.startsWith(select);
   const hasRunnable = (b: Block): boolean =>
     b.children.some((c) =>
-      c.kind === "block" ? hasRunnable(c) : c.mode !== "skip" && (!anyOnly || c.mode === "only") && !na.has(fullName(b, c.name)),
+      c.kind === "block"
+        ? hasRunnable(c)
+        : c.mode !== "skip" && (!anyOnly || c.mode === "only") && !na.has(fullName(b, c.name)) && selected(b, c),
     );
 
   // runBlock and runTest begin with `await null`: a nested block or test then goes on from a
@@ -294,6 +303,7 @@ export async function run(options: RunOptions): Promise<Summary> {
         continue;
       }
       const name = fullName(b, child.name);
+      if (!selected(b, child)) continue;
       const reason = na.get(name);
       if (reason !== undefined) {
         used.add(name);
