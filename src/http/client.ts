@@ -114,7 +114,7 @@ export async function httpRequest(rt: Runtime, url: string | Url, options: Reque
   const secure = u.scheme === "https" || u.scheme === "wss";
   if (!secure && u.scheme !== "http" && u.scheme !== "ws") throw new SocketError("incorrectuse", `unsupported scheme ${u.scheme}://`);
   const sock = options.socket ?? (await rt.connect(u.host, u.port, { timeout: options.timeout, tls: secure ? (options.tls ?? true) : undefined }));
-  return exchange(sock, u, options);
+  return exchange(rt, sock, u, options);
 }
 
 /**
@@ -123,7 +123,7 @@ export async function httpRequest(rt: Runtime, url: string | Url, options: Reque
  * async function called from another holds two frames on the stack until it first waits, and the
  * device's stack is 384 slots (docs/device.md, "As strict as the device").
  */
-async function exchange(sock: Socket, u: Url, options: RequestOptions): Promise<HttpClientResponse> {
+async function exchange(rt: Runtime, sock: Socket, u: Url, options: RequestOptions): Promise<HttpClientResponse> {
   const limits = { ...httpDefaults, ...options.limits };
   try {
     const body = options.body === undefined ? undefined : toBytes(options.body);

@@ -22,7 +22,7 @@
  */
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -160,6 +160,9 @@ export function ensureXsnap(variant: Variant = "device", log: (s: string) => voi
   const stamp = JSON.stringify({ xsnap: pkg.version, flags: FLAGS[variant], plat, ...(variant === "device" ? { patches: PATCHES } : {}) });
   if (existsSync(binary) && existsSync(stampFile) && readFileSync(stampFile, "utf8") === stamp) return binary;
 
+  // A build with other flags (or an unfinished one) leaves object files that make would link as
+  // they are (its rules do not depend on CC): start from an empty folder.
+  rmSync(buildDir, { recursive: true, force: true });
   mkdirSync(buildDir, { recursive: true });
   const cc = ["cc", ...FLAGS[variant]].join(" ");
   log(`building xsnap (${variant}) from @agoric/xsnap ${pkg.version} into ${buildDir} …`);
