@@ -77,6 +77,13 @@ export interface TCP {
   end(): void;
   /** Closes at once; no callback is called afterwards. Unsent data may be dropped. */
   close(): void;
+  /**
+   * Aborts: like `close()`, but the peer sees the connection reset (TCP RST), not an orderly end
+   * (`Socket.abort()`). Optional: a host without it is closed instead. The node and sim hosts
+   * send a reset; the device's platform socket has no abort (ECMA-419), so there lwIP resets only
+   * when bytes are left unread (see hosts/moddable/tcp.ts).
+   */
+  reset?(): void;
   /** tcp-nodelay and keepalive; false if the host does not support the option. */
   setOption(name: "nodelay", on: boolean): boolean;
   setOption(name: "keepalive", on: boolean, idleMs?: number, intervalMs?: number): boolean;

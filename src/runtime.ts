@@ -144,7 +144,7 @@ export class Runtime {
   shutdown(): void {
     this.#down = true;
     for (const s of [...this.#sockets]) s.close();
-    for (const s of [...this.lingering]) s.abort();
+    for (const s of [...this.lingering]) s.drop();
   }
 
   /** @internal sockets register while open */

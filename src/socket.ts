@@ -880,6 +880,11 @@ export class Socket implements Serviced {
    * writers are told.
    */
   close(): boolean {
+    return this._shut(false);
+  }
+
+  /** close() and abort(): an abort drops the connection at once (a reset), without lingering. */
+  private _shut(aborting: boolean): boolean {
     if (this._closed) return false;
     this._closed = true;
     const closed = new SocketError("socketclosed");
@@ -911,22 +916,24 @@ export class Socket implements Serviced {
       this._listener.close();
       this._listener = undefined;
     }
-    if (this.#tcp && this._connected && !this._failure && !handshaking) {
-      this._extra().lingerCancel = this.rt.dispatcher.timer(this.rt.options.lingerTimeout, () => this.abort());
+    if (this.#tcp && this._connected && !this._failure && !handshaking && !aborting) {
+      this._extra().lingerCancel = this.rt.dispatcher.timer(this.rt.options.lingerTimeout, () => this.drop());
       this.rt.lingering.add(this);
       this._endIfDrained();
       this.rt.dispatcher.ready(this); // discard unread input so the peer's FIN is seen
-    } else this._dropHost();
+    } else this._dropHost(aborting);
     this._untrack();
     return true;
   }
 
-  private _dropHost(): void {
+  /** Lets go of the host's connection: closed, or reset (`abort()`) where the host can send one. */
+  private _dropHost(reset = false): void {
     const tcp = this.#tcp;
     this.#tcp = undefined;
     if (tcp)
       try {
-        tcp.close();
+        if (reset && tcp.reset) tcp.reset();
+        else tcp.close();
       } catch {
         /* already closed */
       }
@@ -942,12 +949,25 @@ export class Socket implements Serviced {
     this.rt.lingering.delete(this);
   }
 
-  /** Closes at once: like `close()`, but bytes still queued are dropped instead of sent. */
+  /**
+   * Closes at once: like `close()`, but bytes still queued are dropped instead of sent, and the
+   * peer sees the connection reset (TCP RST; see `TCP.reset` in host.ts), not an orderly end — so
+   * a proxy can pass a failure on as a failure. A closed socket still lingering is reset too.
+   */
   abort(): void {
+    this._shut(true);
+    this.drop(true);
+  }
+
+  /**
+   * @internal Ends lingering (the linger timeout, `rt.shutdown()`): queued bytes are dropped and
+   * the host connection closed, or reset with `reset`.
+   */
+  drop(reset = false): void {
     this.close();
     this.#wq?.fail(new SocketError("socketclosed"));
     this.#wq = undefined;
-    this._dropHost();
+    this._dropHost(reset);
   }
 
   // ---------------------------------------------------------------- TLS

@@ -74,6 +74,18 @@ function onClose(this: net.Socket, hadError: boolean): void {
 function onDrain(this: net.Socket): void {
   ownerOf(this)?._writeDone(undefined);
 }
+/**
+ * libuv on Linux can report a reset as an end of stream: when the RST comes with the last data,
+ * it sees the hang-up after a short read and reports EOF without reading the error. After a real
+ * FIN the connection still has its peer (CLOSE_WAIT); after a reset it has none (ENOTCONN), so
+ * asking for the peer's address tells the two apart — unless we half-closed first (then the
+ * connection is closed either way). Without a TCP handle (a test double): false.
+ */
+function endWasReset(socket: net.Socket): boolean {
+  const handle = (socket as unknown as { _handle?: { getpeername?(out: object): number } | null })._handle;
+  return typeof handle?.getpeername === "function" && handle.getpeername({}) !== 0;
+}
+
 const startAdopted = (t: NodeTCP): void => t._startAdopted();
 const deliverEnd = (t: NodeTCP): void => t._deliverEnd();
 
@@ -94,6 +106,8 @@ export class NodeTCP implements TCP {
   #ended = false;
   /** Node reported the peer's FIN. */
   #peerEnded = false;
+  /** ...but it was a reset read as an end (see `endWasReset`): the end is delivered as `onError("reset")`. */
+  #peerReset = false;
   #endDelivered = false;
   #endScheduled = false;
   /** Paused by us because too many bytes are unread. */
@@ -175,6 +189,19 @@ export class NodeTCP implements TCP {
     this.#dead = true;
     this.#queue.clear();
     this.#socket.destroy();
+  }
+
+  /** Closes with a TCP RST (Node's `resetAndDestroy`): the peer sees ECONNRESET, not an end. */
+  reset(): void {
+    if (this.#dead) return;
+    this.#dead = true;
+    this.#queue.clear();
+    if (this.#socket.destroyed) return;
+    try {
+      this.#socket.resetAndDestroy();
+    } catch {
+      this.#socket.destroy(); // not a TCP handle (a pipe, a test double): an ordinary close
+    }
   }
 
   /**
@@ -274,12 +301,14 @@ export class NodeTCP implements TCP {
   /** @internal */
   _peerEnd(): void {
     this.#peerEnded = true;
+    this.#peerReset = !this.#ended && endWasReset(this.#socket); // after our own FIN the peer is gone either way
     if (this.#queue.bytes === 0) this._deliverEnd();
   }
 
-  /** @internal */
+  /** @internal the peer's end, after every byte before it was read (a reset read as an end fails instead) */
   _deliverEnd(): void {
     if (this.#dead || this.#endDelivered) return;
+    if (this.#peerReset) return this.#fail("reset");
     this.#endDelivered = true;
     this.#end?.call(this.#target);
   }

@@ -97,6 +97,13 @@ export class SimTcp implements TCP {
     if (phase === "open") this.conn?.close(this);
   }
 
+  /** Closes and resets the connection: the peer fails with "reset"; bytes in flight are lost. */
+  reset(): void {
+    if (this.phase !== "open") return this.close();
+    this.phase = "closed"; // no FIN first: the peer must not read an orderly end
+    this.conn?.reset();
+  }
+
   setOption(name: "nodelay" | "keepalive", on: boolean, idleMs?: number, intervalMs?: number): boolean {
     if (name === "nodelay") {
       this.options.nodelay = on;

@@ -7,7 +7,7 @@
 import config from "mc/config";
 import { deviceRuntime } from "cosock/hosts/moddable/device";
 import { decodeUtf8 } from "cosock/src/index";
-import { MqttClient, tlsTransport } from "cosock/modules/mqtt/index";
+import { MqttClient, mqttDeviceDefaults, tlsTransport } from "cosock/modules/mqtt/index";
 
 const settings = config as Record<string, unknown>;
 const host = String(settings["mqtt.host"] ?? "test.mosquitto.org");
@@ -16,7 +16,8 @@ const port = Number(settings["mqtt.port"] ?? (secure ? 8883 : 1883)); // the tra
 const topic = String(settings["mqtt.topic"] ?? "cosock/device");
 const rt = deviceRuntime();
 
-const client = new MqttClient(rt, secure ? { host, port, protocolVersion: 5, keepalive: 30, transport: tlsTransport() } : { host, port, protocolVersion: 5, keepalive: 30 });
+const base = { ...mqttDeviceDefaults, host, port, protocolVersion: 5 as const, keepalive: 30 };
+const client = new MqttClient(rt, secure ? { ...base, transport: tlsTransport() } : base);
 client.on("message", (m) => trace(`received ${m.topic} (QoS ${m.qos}): ${decodeUtf8(m.payload)}\n`));
 client.on("disconnect", (d) => trace(`connection lost: ${d.error.message}\n`));
 

@@ -39,7 +39,7 @@ import {
   type UserProperties,
 } from "./packet/index.js";
 import { propertiesLength } from "./packet/properties.js";
-import { mqttDefaults, type MqttClientOptions, type MqttOptions } from "./options.js";
+import { MQTT_MAX_PACKET, mqttDefaults, type MqttClientOptions, type MqttOptions } from "./options.js";
 import { OutQueue } from "./queue.js";
 import { Session, type Done, type InflightMessage, type OutgoingMessage, type PublishResult, type SubscriptionRecord } from "./session.js";
 import type { MqttStream } from "./transport.js";
@@ -124,6 +124,8 @@ export interface ClientStat {
   /** Packets written and read. */
   sent: number;
   received: number;
+  /** Bytes the decoder holds for a packet from the server that spans reads (its buffer; 0 when none). */
+  buffered: number;
 }
 
 interface Events {
@@ -180,12 +182,14 @@ class Connection {
   keepalive = 0;
   readonly outAliases = new Map<string, number>();
   readonly inAliases = new Map<number, string>();
+  /** When the last whole packet came from the server (host clock, ms): the `idleTimeout` watchdog. */
+  heard = 0;
   /** PINGREQs sent since the server was last heard from. */
   pings = 0;
   cancelPing: (() => void) | undefined;
 
   constructor(version: ProtocolVersion, maxPacketSize: number) {
-    this.decoder = new PacketDecoder({ protocolVersion: version, maxPacketSize });
+    this.decoder = new PacketDecoder({ protocolVersion: version, maxPacketSize, side: "client" });
   }
 }
 
@@ -351,7 +355,7 @@ export class MqttClient {
       const props: Properties = {};
       if (o.sessionExpiry) props.sessionExpiryInterval = o.sessionExpiry;
       if (o.receiveMaximum !== 65535) props.receiveMaximum = o.receiveMaximum;
-      if (o.maxPacketSize < mqttDefaults.maxPacketSize) props.maximumPacketSize = o.maxPacketSize;
+      if (o.maxPacketSize < MQTT_MAX_PACKET) props.maximumPacketSize = o.maxPacketSize;
       if (o.topicAliasMaximum) props.topicAliasMaximum = o.topicAliasMaximum;
       if (o.userProperties) props.userProperties = o.userProperties;
       if (Object.keys(props).length) p.properties = props;
@@ -372,17 +376,32 @@ export class MqttClient {
           if (isSocketError(e, "timeout")) throw new MqttError("timeout", `no CONNACK within ${this.options.connectTimeout} ms`);
           throw e;
         }
-      } else data = await conn.stream.read();
+      } else data = await this.#readIdle(conn);
       if (data === null) throw new MqttError("connectionlost", "the server closed the connection");
       conn.pings = 0; // the server is alive
       for (const p of conn.decoder.feed(data)) {
         this.#stats.received++;
+        conn.heard = this.rt.host.now();
         if (conn.endReason) return;
         if (conn.established) await this.#handle(conn, p);
         else if (p.type === "connack") this.#onConnack(conn, p);
         else throw protocolError(`expected CONNACK, got ${p.type.toUpperCase()}`);
         if (this.#dirty) await this.#flush(conn); // completions and subscriptions, without waiting for a write
       }
+    }
+  }
+
+  /** A read once connected: with `idleTimeout`, no whole packet from the server for that long ends the connection. */
+  async #readIdle(conn: Connection): Promise<Uint8Array | null> {
+    const idle = this.options.idleTimeout;
+    if (!(idle > 0)) return conn.stream.read();
+    const left = conn.heard + idle - this.rt.host.now();
+    const silent = () => new MqttError("timeout", `no packet from the server for ${idle} ms (idleTimeout)`);
+    if (left <= 0) throw silent();
+    try {
+      return await conn.stream.read(left);
+    } catch (e) {
+      throw isSocketError(e, "timeout") ? silent() : e;
     }
   }
 
@@ -1096,6 +1115,7 @@ export class MqttClient {
       incoming: this.session.incoming.size,
       requests: this.#requests.size,
       ...this.#stats,
+      buffered: this.#conn?.decoder.allocated ?? 0,
     };
   }
 }

@@ -63,8 +63,20 @@ export interface MqttOptions {
   maxInflight: number;
   /** MQTT 5 Receive Maximum we announce: incoming QoS 1/2 messages in flight at once. */
   receiveMaximum: number;
-  /** Largest packet we accept (bytes); announced to an MQTT 5 server. Larger → 0x95. */
+  /**
+   * Largest packet we accept (bytes, header included); announced to an MQTT 5 server (which then
+   * does not send us larger ones). A larger packet is refused from its header, before its body
+   * is read: the connection ends with `packettoolarge` (MQTT 5: DISCONNECT 0x95 Packet too large).
+   * The decoder's buffer grows with the bytes that arrive, never to the announced size up front.
+   * Default 1 MiB (device: 8 KiB, `mqttDeviceDefaults`).
+   */
   maxPacketSize: number;
+  /**
+   * ms without a whole packet from the server after which the connection ends with `timeout`
+   * (0: off). For a server that turns keepalive off (MQTT 5 Server Keep Alive 0, or keepalive 0):
+   * without it a silent server, or one stuck in the middle of a packet, holds the connection forever.
+   */
+  idleTimeout: number;
   /** MQTT 5: topic aliases we accept from the server (0: none). */
   topicAliasMaximum: number;
   /** MQTT 5: give repeated topics an alias automatically when the server allows aliases. */
@@ -100,9 +112,25 @@ export const mqttDefaults = Object.freeze({
   queuelen: 16384,
   maxInflight: 16,
   receiveMaximum: 65535,
-  maxPacketSize: 268435460,
+  // 1 MiB: over every common broker's message limit (cloud IoT brokers cap messages at 128 to
+  // 256 KiB), and what one hostile or broken broker can make a desktop client hold per connection
+  maxPacketSize: 1 << 20,
+  idleTimeout: 0,
   topicAliasMaximum: 16,
   topicAliases: true,
+});
+
+/** The largest packet MQTT can express: a 268 435 455-byte remaining length and a 5-byte fixed header. */
+export const MQTT_MAX_PACKET = 268435460;
+
+/**
+ * The device's defaults (ESP32, ~160 KB of XS heap): spread them under your options there, as
+ * manifests/mqtt does. 8 KiB matches the device's WebSocket message limit (`cosock.ws.maxMessage`)
+ * and leaves room for a few connections' buffers, the decoder's growth copy (up to 1.5 × a packet
+ * at once) and the message handed to the application; a server is told the limit in CONNECT (MQTT 5).
+ */
+export const mqttDeviceDefaults = Object.freeze({
+  maxPacketSize: 8192,
 });
 
 export type MqttClientOptions = Partial<MqttOptions> & { host: string };

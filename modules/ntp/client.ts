@@ -14,7 +14,12 @@
  * (RFC 4330 section 5): shorter than 48 bytes, mode other than 4 (server), an originate timestamp
  * that matches none of our requests, a zero transmit timestamp, an unsynchronized server
  * (leap 3 or stratum 16 and up). When every attempt ends without a good reply, the last such
- * reason is thrown as an `NtpError` (or `SocketError("timeout")` when nothing came at all).
+ * reason is thrown as an `NtpError` saying how many replies were discarded (or
+ * `SocketError("timeout")` when nothing came at all). Bogus replies never extend an attempt's
+ * deadline, and each costs a constant amount of work (a decode and a comparison with the few
+ * requests sent); datagrams from another address or port are dropped by the connected socket
+ * unread, and the host's receive queue is bounded — so a flood ends the query on time, and the
+ * real answer, when it comes, is still taken.
  * A kiss-o'-death (stratum 0) answering our request ends the query at once (no retry: the server
  * asked us to stop), as `NtpError` with code "kissofdeath" and its `kiss` code ("RATE", "DENY", ...).
  */
@@ -75,6 +80,8 @@ export class NtpError extends Error {
   readonly kiss?: string;
   /** Requests sent. */
   attempts = 0;
+  /** Replies discarded (not an answer to our requests) before the query ended. */
+  discarded = 0;
 
   constructor(code: NtpErrorCode, detail: string, kiss?: string) {
     super(`${code}: ${detail}`);
@@ -107,6 +114,7 @@ export async function sntp(rt: Runtime, server: string, options: SntpOptions = {
   const sock = await rt.udpcon(server, port);
   const sent: Sent[] = [];
   let rejected: NtpError | undefined;
+  let discarded = 0;
   try {
     for (let attempt = 1; attempt <= retries + 1; attempt++) {
       const s = request(rt);
@@ -124,6 +132,7 @@ export async function sntp(rt: Runtime, server: string, options: SntpOptions = {
             throw r;
           }
           rejected = r;
+          discarded++;
           continue;
         }
         return result(r.packet, r.sent, mono, server, port, attempt);
@@ -133,8 +142,14 @@ export async function sntp(rt: Runtime, server: string, options: SntpOptions = {
     sock.close();
   }
   if (rejected) {
-    rejected.attempts = retries + 1;
-    throw rejected;
+    // the last reason, and that no valid reply came in time (a flood of bogus replies does not extend the wait)
+    const e = new NtpError(
+      rejected.code,
+      `${rejected.message.slice(rejected.code.length + 2)}; no valid reply from ${server}:${port} to ${retries + 1} requests (${timeout} ms each), ${discarded} repl${discarded === 1 ? "y" : "ies"} discarded`,
+    );
+    e.attempts = retries + 1;
+    e.discarded = discarded;
+    throw e;
   }
   throw new SocketError("timeout", `no reply from ${server}:${port} to ${retries + 1} requests (${timeout} ms each)`);
 }

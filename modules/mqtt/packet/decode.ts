@@ -2,7 +2,9 @@
  * Bytes → packets. `PacketDecoder` is a streaming state machine in the manner of ws's receiver:
  * fed chunks of any size, it reads the fixed header byte by byte and takes a packet's body
  * straight from the chunk when it is all there (copying only the payload out), or gathers it into
- * one buffer of the announced size when it spans chunks. Nothing is concatenated up front.
+ * a buffer when it spans chunks. That buffer grows with the bytes that arrived, never to the
+ * announced size up front: it holds at most max(BODY_STEP, 2 × the body bytes received) (see
+ * `allocated`), so a peer announcing 256 MiB and sending 100 bytes costs about 1 KiB.
  *
  * Bad input throws an `MqttError` carrying the MQTT 5 reason code to send back: 0x81 for a
  * malformed packet (reserved flags set, QoS 3, a remaining length over 4 bytes, ill-formed UTF-8,
@@ -37,13 +39,30 @@ export interface DecoderOptions {
   protocolVersion?: ProtocolVersion;
   /** Largest whole packet accepted, in bytes (header included); larger → error 0x95. Default: none. */
   maxPacketSize?: number;
+  /**
+   * Which side reads with this decoder: "client" refuses, from their first byte, the packets only
+   * a client sends (CONNECT, SUBSCRIBE, UNSUBSCRIBE, PINGREQ: MQTT 5 §2.1.2, 3.1.1 §2.2.1) with a
+   * protocol error naming the packet. Default: either side (a codec test, a broker's decoder).
+   */
+  side?: "client" | "server";
 }
+
+/** The first allocation for a body that spans chunks, and the least the buffer grows by. */
+export const BODY_STEP = 1024;
+/** Packet types (bit per type) a client must refuse: CONNECT 1, SUBSCRIBE 8, UNSUBSCRIBE 10, PINGREQ 12. */
+const CLIENT_ONLY = (1 << 1) | (1 << 8) | (1 << 10) | (1 << 12);
+/** Packet types a server must refuse: CONNACK 2, SUBACK 9, UNSUBACK 11, PINGRESP 13. */
+const SERVER_ONLY = (1 << 2) | (1 << 9) | (1 << 11) | (1 << 13);
 
 const EMPTY = new Uint8Array(0);
 const HEADER = 0;
 const LENGTH = 1;
 const BODY = 2;
 
+/**
+ * One per connection (on the device too): internal methods are TypeScript-`private` (on the
+ * prototype), not `#` methods, which XS would install on every instance (docs/device.md, Memory).
+ */
 export class PacketDecoder {
   /** The connection's protocol version (set by the first CONNECT when not given). */
   protocolVersion: ProtocolVersion | undefined;
@@ -57,10 +76,21 @@ export class PacketDecoder {
   #body: Uint8Array = EMPTY;
   #filled = 0;
   #error: MqttError | undefined;
+  /** Packet types refused from the first byte (a bit per type), by `side`. */
+  #refused: number;
 
   constructor(options: DecoderOptions = {}) {
     this.protocolVersion = options.protocolVersion;
     this.maxPacketSize = options.maxPacketSize ?? Infinity;
+    this.#refused = options.side === "client" ? CLIENT_ONLY : options.side === "server" ? SERVER_ONLY : 0;
+  }
+
+  /**
+   * Bytes of the buffer the decoder holds for a body spanning chunks (0 when none): at most
+   * max(BODY_STEP, 2 × the body bytes received so far), whatever the header announced.
+   */
+  get allocated(): number {
+    return this.#body.length;
   }
 
   /** Bytes of an unfinished packet held by the decoder. */
@@ -85,7 +115,7 @@ export class PacketDecoder {
       while (i < n) {
         if (this.#state === HEADER) {
           this.#first = chunk[i++];
-          this.#checkHeader(this.#first);
+          this.checkHeader(this.#first);
           this.#state = LENGTH;
           this.#length = 0;
           this.#mul = 1;
@@ -103,39 +133,56 @@ export class PacketDecoder {
           if (total > this.maxPacketSize)
             throw new MqttError(
               "packettoolarge",
-              `${PACKET_NAMES[this.#first >> 4]} of ${total} bytes is over the maximum packet size ${this.maxPacketSize}`,
+              `${PACKET_NAMES[this.#first >> 4]!.toUpperCase()} of ${total} bytes is over the maximum packet size ${this.maxPacketSize}`,
               0x95,
             );
           if (this.#length === 0) {
             this.#state = HEADER;
-            yield this.#decode(EMPTY, true);
+            yield this.decodePacket(EMPTY, true);
           } else if (n - i >= this.#length) {
             const body = chunk.subarray(i, i + this.#length);
             i += this.#length;
             this.#state = HEADER;
-            yield this.#decode(body, false);
+            yield this.decodePacket(body, false);
           } else {
-            this.#body = new Uint8Array(this.#length);
+            this.#body = EMPTY; // allocated below, as the bytes arrive
             this.#filled = 0;
             this.#state = BODY;
           }
         } else {
           const take = Math.min(this.#length - this.#filled, n - i);
+          const filled = this.#filled + take;
+          if (filled > this.#body.length) this.grow(filled);
           this.#body.set(take === n && i === 0 ? chunk : chunk.subarray(i, i + take), this.#filled);
-          this.#filled += take;
+          this.#filled = filled;
           i += take;
-          if (this.#filled === this.#length) {
+          if (filled === this.#length) {
             const body = this.#body;
             this.#body = EMPTY;
             this.#state = HEADER;
-            yield this.#decode(body, true);
+            yield this.decodePacket(body, true);
           }
         }
       }
     } catch (e) {
-      if (e instanceof MqttError) this.#error = e;
+      if (e instanceof MqttError) {
+        this.#error = e;
+        this.#body = EMPTY; // a failed decoder holds nothing
+      }
       throw e;
     }
+  }
+
+  /**
+   * Makes room for `needed` body bytes: twice what will have arrived (at least BODY_STEP), never
+   * more than the announced length, so the copies stay geometric and the buffer within
+   * max(BODY_STEP, 2 × received). The last step ends exactly at the announced length.
+   */
+  private grow(needed: number): void {
+    const size = Math.min(this.#length, Math.max(BODY_STEP, 2 * needed));
+    const body = new Uint8Array(size);
+    if (this.#filled) body.set(this.#body.subarray(0, this.#filled));
+    this.#body = body;
   }
 
   /** Feeds a chunk and returns every packet it completes (throws at the first bad one). */
@@ -143,11 +190,17 @@ export class PacketDecoder {
     return [...this.feed(chunk)];
   }
 
-  #checkHeader(first: number): void {
+  private checkHeader(first: number): void {
     const type = first >> 4;
     const flags = first & 0x0f;
     const name = PACKET_NAMES[type];
     if (!name) throw malformed("packet type 0 is reserved");
+    if (this.#refused & (1 << type)) {
+      const client = this.#refused === CLIENT_ONLY;
+      throw protocolError(
+        `${client ? "broker" : "client"} sent ${name.toUpperCase()}, which only a ${client ? "client" : "server"} sends (MQTT 5 §2.1.2, 3.1.1 §2.2.1)`,
+      );
+    }
     if (name === "auth" && this.protocolVersion === 4) throw malformed("AUTH does not exist in MQTT 3.1.1");
     if (this.protocolVersion === undefined && name !== "connect") throw protocolError(`the first packet must be CONNECT, not ${name.toUpperCase()}`);
     if (name === "publish") {
@@ -159,7 +212,7 @@ export class PacketDecoder {
     }
   }
 
-  #decode(body: Uint8Array, owned: boolean): Packet {
+  private decodePacket(body: Uint8Array, owned: boolean): Packet {
     const p = decodeBody(this.#first, body, this.protocolVersion ?? 5, owned);
     if (p.type === "connect" && this.protocolVersion === undefined) this.protocolVersion = p.protocolVersion;
     return p;
