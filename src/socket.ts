@@ -866,7 +866,14 @@ export class Socket implements Serviced {
   private _endIfDrained(): void {
     if ((this._shutdown || this._closed) && !this.#wq && !this._ended && this.#tcp && this._connected && !this._tls?.securing) {
       this._ended = true;
-      this.#tcp.end();
+      try {
+        this.#tcp.end();
+      } catch {
+        // The connection failed before the host could report it (a reset on its way in): the
+        // same outcome as that report.
+        this._hostFailed("reset");
+        return;
+      }
       if (this._closed && this._eof) this._dropHost();
     }
   }
