@@ -281,7 +281,7 @@ function fmt(n) {
 window.consoleState = { lastCloseCode: null, connects: 0, statsSinceOpen: 0, sockets: null, demo: null, samples: [] };
 
 // ---- plots: one sample per statistics message, rates from the counters' differences
-const SPAN = 300000; // ms shown
+const SPAN = 300000; // ms kept; the plots show at least one minute, then all that is kept
 const plots = [
   { id: "p-io", title: "throughput (bytes/s)", lines: [["inRate", "in", "#2b7bd9"], ["outRate", "out", "#d9822b"]] },
   { id: "p-queued", title: "queued bytes", lines: [["queuedBytes", "queued", "#c0392b"]] },
@@ -332,6 +332,8 @@ function draw(p, all) {
   g.fillText(p.title, left, 2);
   g.fillStyle = "#888"; g.textAlign = "right"; g.fillText("max " + fmt(max), right, 2); g.textAlign = "left";
   const last = all[all.length - 1];
+  const span = last ? Math.min(SPAN, Math.max(60000, last.t - all[0].t)) : SPAN;
+  g.fillStyle = "#888"; g.textAlign = "right"; g.fillText(Math.round(span / 1000) + " s", right, 16); g.textAlign = "left";
   let x0 = left;
   for (const l of p.lines) {
     const label = l[1] + " " + (last ? fmt(last[l[0]]) : "–");
@@ -341,7 +343,7 @@ function draw(p, all) {
   for (const l of p.lines) {
     g.strokeStyle = l[2]; g.lineWidth = 1.5; g.beginPath();
     all.forEach((s, i) => {
-      const x = right - (last.t - s.t) / SPAN * (right - left);
+      const x = right - (last.t - s.t) / span * (right - left);
       const y = bottom - s[l[0]] / max * (bottom - top);
       if (i === 0) g.moveTo(x, y); else g.lineTo(x, y);
     });
