@@ -37,6 +37,12 @@ export interface ConsoleOptions {
   /** Timings of the flow-control demos (ms). */
   flow?: FlowDemoOptions;
   trywrite?: QueueFullOptions;
+  /**
+   * Also accept pages whose Origin is the Host they asked for (a device reached by its LAN
+   * address). Off by default: on the desktop only loopback origins are accepted, which keeps a
+   * page from a DNS-rebound name off the console.
+   */
+  sameHostOrigin?: boolean;
   /** Serve the console over HTTPS / wss:// with this certificate and key. */
   tls?: TLSServerOptions;
 }
@@ -127,7 +133,12 @@ export class WebConsole {
       rt,
       async (req, res) => {
         if (req.path === "/ws") {
-          const ws = await req2sock(req, res, { origin: (o) => o === undefined || /^https?:\/\/(127\.0\.0\.1|localhost)(:\d+)?$/.test(o) });
+          // pages from this console only, so that another site cannot open its WebSocket: an
+          // Origin on the loopback address, or (sameHostOrigin) the host the browser asked for
+          const host = options.sameHostOrigin ? req.header("host") : undefined;
+          const origin = (o: string | undefined) =>
+            o === undefined || /^https?:\/\/(127\.0\.0\.1|localhost)(:\d+)?$/.test(o) || (host !== undefined && (o === `http://${host}` || o === `https://${host}`));
+          const ws = await req2sock(req, res, { origin });
           if (ws instanceof WebSocket) me.accept(ws, options.echo, every);
           return;
         }
