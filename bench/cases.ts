@@ -356,6 +356,8 @@ function parseRun(frameSize: number): CaseDef["run"] {
 // ------------------------------------------------------------------ the list
 
 const tcpEcho = { ours: "echo-ours", base: "echo-raw" };
+/** Ours with the web console open against ours with it closed: what the statistics stream costs. */
+const consoleOpen = { ours: "echo-console", base: "echo-ours" };
 
 export function cases(s: Settings): CaseDef[] {
   const wsEchoPending = pendingReason("startEchoServer") ?? pendingReason("connectClient");
@@ -391,6 +393,28 @@ export function cases(s: Settings): CaseDef[] {
         profile: { kind: "load", role: tcpEcho, args: [], spec: (port) => ({ kind: "rr", port, size: 64, conns }) },
       }),
     ),
+    {
+      id: "console-echo-16k",
+      group: "Console",
+      title: "TCP echo, 16 KiB chunks, 1 connection: web console open vs closed",
+      ours: "example 9 + web console, one page (stats and 20 socket rows every 500 ms)",
+      base: "example 9, no console",
+      figures: throughputFigures(0.95),
+      run: loadCase({
+        role: consoleOpen,
+        spec: (port) => ({ kind: "stream", port, chunk: 16 * KiB, conns: 1, inflight: 1024 * KiB }),
+        unit: "bytes",
+      }),
+    },
+    {
+      id: "console-rr-64-100",
+      group: "Console",
+      title: "TCP echo, 64 B request/response, 100 connections: web console open vs closed",
+      ours: "example 9 + web console, one page (stats and 20 socket rows every 500 ms)",
+      base: "example 9, no console",
+      figures: rateFigures(0.95),
+      run: loadCase({ role: consoleOpen, spec: (port) => ({ kind: "rr", port, size: 64, conns: 100 }), unit: "trips" }),
+    },
     {
       id: "proxy-64k",
       group: "TCP",

@@ -8,7 +8,8 @@
  *   --quick            1 round, short windows, 500 idle connections, no profiling; writes
  *                      bench/results.quick.{md,json}. Under a minute: the CI smoke check.
  *   --only a,b         only the cases whose id starts with one of these: echo-16k, rr-64-1,
- *                      rr-64-100, proxy-64k, flow-slow-reader, idle-tcp, ws-echo-*, ws-parse-*, idle-ws
+ *                      rr-64-100, console-echo-16k, console-rr-64-100, proxy-64k, flow-slow-reader, idle-tcp,
+ *                      ws-echo-*, ws-parse-*, idle-ws
  *   --rounds N  --duration MS  --warmup MS  --idle N
  *   --profile          profile every profilable row, met or not;  --no-profile  never
  *   --out FILE         where to write the markdown (the JSON goes next to it)

@@ -19,6 +19,8 @@ import { Runtime, type RuntimeOptions, type Socket } from "../src/index.js";
 import { nodeHost, type NodeHostOptions } from "../hosts/node/index.js";
 import { example9 } from "../examples/09-cosocket-echo.js";
 import { example13 } from "../examples/13-proxy.js";
+import { webConsole } from "../examples/web-console.js";
+import WsClient from "ws";
 import { argvOptions, serve } from "./ipc.js";
 import { restingMemory, WindowSampler } from "./sampler.js";
 import { oursWs } from "./ws-hooks.js";
@@ -69,6 +71,16 @@ async function start(): Promise<Started> {
       const rt = runtime();
       const l = await example9(rt, 0, HOST);
       return { port: portOf(l), connections: () => rt.stat().activeCons };
+    }
+    case "echo-console": {
+      // example 9 with the web console open: one page (a \`ws\` client in this process, which
+      // only counts the messages) receives the statistics and the socket table every 500 ms
+      const rt = runtime();
+      const l = await example9(rt, 0, HOST);
+      const web = await webConsole(rt, { echo: { host: HOST, port: portOf(l) }, statEvery: 500 });
+      const page = new WsClient(`ws://${HOST}:${web.port}/ws`);
+      await new Promise<void>((resolve, reject) => page.once("message", () => resolve()).once("error", reject));
+      return { port: portOf(l), connections: () => rt.stat().activeCons - web.sockets.size };
     }
     case "proxy-ours": {
       const rt = runtime();

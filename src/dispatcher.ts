@@ -21,6 +21,7 @@ export class Dispatcher {
   #deferred = false;
   #timers = 0;
   #turns = 0;
+  #deferredTurns = 0;
   #budget: number;
   #log: (m: string) => void;
 
@@ -66,6 +67,7 @@ export class Dispatcher {
     }
     if (this.#head < q.length) {
       this.#deferred = true;
+      this.#deferredTurns++;
       this.host.defer(this.#turn);
     }
   };
@@ -92,6 +94,11 @@ export class Dispatcher {
 
   get turns(): number {
     return this.#turns;
+  }
+
+  /** Turns that left ready sockets for a later turn (the budget ran out). */
+  get deferredTurns(): number {
+    return this.#deferredTurns;
   }
 
   get queued(): number {

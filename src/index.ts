@@ -1,6 +1,16 @@
 /** cosock: the runtime's public API. */
-export { Runtime, type Stat } from "./runtime.js";
-export { Socket, type SocketState, type CoMode, type ConnectOptions, type BindOptions, type Cosocket } from "./socket.js";
+export { Runtime, type Stat, type SocketStats, type SocketStatsOptions, type SocketSortKey } from "./runtime.js";
+export {
+  Socket,
+  type SocketState,
+  type CoMode,
+  type ConnectOptions,
+  type BindOptions,
+  type Cosocket,
+  type SocketStat,
+  type SocketKind,
+  type SocketMode,
+} from "./socket.js";
 export { UdpSocket, type UdpOptions } from "./udp.js";
 export { WorkerPool, type PoolOptions } from "./pool.js";
 export { SocketError, isSocketError, type SocketErrorCode } from "./errors.js";

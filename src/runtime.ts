@@ -7,7 +7,7 @@ import type { Host } from "./host.js";
 import { Dispatcher } from "./dispatcher.js";
 import { SocketError } from "./errors.js";
 import { defaults, type RuntimeOptions } from "./options.js";
-import { Socket, type BindOptions, type ConnectOptions, type Cosocket } from "./socket.js";
+import { Socket, type BindOptions, type ConnectOptions, type Cosocket, type SocketStat } from "./socket.js";
 import { UdpSocket, type UdpOptions } from "./udp.js";
 import { WorkerPool } from "./pool.js";
 import { Watchdog } from "./watchdog.js";
@@ -24,9 +24,42 @@ export interface Stat {
   /** Writers suspended on full queues. */
   suspendedWriters: number;
   timers: number;
+  /** Dispatcher turns so far. */
   turns: number;
+  /** Turns that left ready sockets for a later turn (`turnBudget` ran out). */
+  deferredTurns: number;
+  /** Bytes read from the host by all sockets so far (TCP after TLS, UDP datagrams). */
+  bytesIn: number;
+  /** Bytes handed to the host by all sockets so far. */
+  bytesOut: number;
   pool: { size: number; busy: number; queued: number; done: number };
 }
+
+/** What `socketStats()` sorts by (largest first). */
+export type SocketSortKey = "queued" | "writers" | "bytesIn" | "bytesOut" | "bytes" | "age";
+
+export interface SocketStatsOptions {
+  /** Most rows returned (default 50). */
+  limit?: number;
+  /** Sort key, largest first (default "queued"); ties keep the order the sockets opened in. */
+  sort?: SocketSortKey;
+}
+
+export interface SocketStats {
+  /** Open sockets (TCP connections, listeners, UDP sockets), all of them. */
+  total: number;
+  /** The first `limit` of them by the sort key. */
+  rows: SocketStat[];
+}
+
+const SORT: Readonly<Record<SocketSortKey, (s: Socket | UdpSocket) => number>> = Object.freeze({
+  queued: (s: Socket | UdpSocket) => (s instanceof Socket ? s.queued : 0),
+  writers: (s: Socket | UdpSocket) => (s instanceof Socket ? s.suspendedWriters : 0),
+  bytesIn: (s: Socket | UdpSocket) => s.bytesIn,
+  bytesOut: (s: Socket | UdpSocket) => s.bytesOut,
+  bytes: (s: Socket | UdpSocket) => s.bytesIn + s.bytesOut,
+  age: (s: Socket | UdpSocket) => s.age,
+});
 
 const IPV4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
 
@@ -38,6 +71,8 @@ export class Runtime {
   /** @internal closed sockets still sending their last queued bytes */
   readonly lingering = new Set<Socket>();
   #totalCons = 0;
+  /** @internal bytes read from / handed to the host by all sockets (the sockets count them) */
+  readonly traffic = { in: 0, out: 0 };
   #pool: WorkerPool | undefined;
   #watchdog: Watchdog | undefined;
   #down = false;
@@ -133,8 +168,52 @@ export class Runtime {
       suspendedWriters,
       timers: this.dispatcher.pendingTimers,
       turns: this.dispatcher.turns,
+      deferredTurns: this.dispatcher.deferredTurns,
+      bytesIn: this.traffic.in,
+      bytesOut: this.traffic.out,
       pool: this.pool.stat(),
     };
+  }
+
+  /** The open sockets (TCP connections, listeners, UDP sockets), in the order they opened. */
+  sockets(): IterableIterator<Socket | UdpSocket> {
+    return this.#sockets.values();
+  }
+
+  /**
+   * Per-socket figures of the open sockets: the first `limit` by `sort`, largest first, and how
+   * many are open. One pass over the sockets keeping only the top `limit`, so its cost grows with
+   * the number of sockets but what it returns does not.
+   */
+  socketStats(options: SocketStatsOptions = {}): SocketStats {
+    const limit = options.limit ?? 50;
+    const sort = options.sort ?? "queued";
+    const key = SORT[sort];
+    if (!(limit >= 0) || !key) throw new SocketError("incorrectuse", `socketStats: limit >= 0 and a sort key of ${Object.keys(SORT).join(", ")}`);
+    // top[] and keys[] sorted by key, largest first; a new socket goes after its equals
+    const top: (Socket | UdpSocket)[] = [];
+    const keys: number[] = [];
+    let total = 0;
+    for (const s of this.#sockets) {
+      total++;
+      if (limit === 0) continue;
+      const k = key(s);
+      if (top.length === limit && k <= keys[limit - 1]!) continue;
+      let lo = 0;
+      let hi = top.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1;
+        if (keys[mid]! >= k) lo = mid + 1;
+        else hi = mid;
+      }
+      top.splice(lo, 0, s);
+      keys.splice(lo, 0, k);
+      if (top.length > limit) {
+        top.pop();
+        keys.pop();
+      }
+    }
+    return { total, rows: top.map((s) => s.stat()) };
   }
 
   /**

@@ -89,10 +89,12 @@ const FAILURE: Readonly<Record<HostErrorReason, string>> = Object.freeze({
 });
 
 // Memory (docs/device.md, "Memory"): on XS every field of an object is a 16-byte slot, and so is
-// every `#private` method or accessor (XS installs them on each instance). So a Socket has seven
+// every `#private` method or accessor (XS installs them on each instance). So a Socket has nine
 // `#` fields and no `#` methods: its internal methods are TypeScript-`private` (`_name`, on the
 // prototype), the booleans share one number (`#f`), the state few sockets need lives in `Extra`,
 // made on first use, and the host calls one set of static callbacks with the socket as `this`.
+// The statistics (`bytesIn`, `bytesOut`, `age`) cost two fields: the time the socket opened is kept,
+// in whole seconds, in the spare high bits of `#f`.
 
 // Bits of `Socket.#f`.
 const IS_TCP = 1;
@@ -107,6 +109,46 @@ const ENDED = 256; // host.end() called
 const MODE_R = 512;
 const MODE_S = 1024;
 const READY = 2048; // in the dispatcher's ready queue
+const FLAG_BITS = 0xfff;
+// Bits 12..31 of `#f`: the host clock, in whole seconds modulo 2^20 (about 12 days), when the
+// socket was opened (tracked); `age` is measured against it.
+const OPENED_SHIFT = 12;
+const OPENED_MOD = 0xfffff;
+
+/** A socket's kind in `Runtime.socketStats()`. */
+export type SocketKind = "tcp" | "tls" | "listener" | "udp";
+
+/**
+ * How a socket is driven, in `Runtime.socketStats()`: "cosocket" (`event(fn, "s")`: reads and
+ * writes suspend), "async" (`event(fn)`: reads suspend, writes go straight to the host), or
+ * "blocking" (no coroutine of its own: used by awaiting code, such as a worker-pool job).
+ */
+export type SocketMode = "cosocket" | "async" | "blocking";
+
+/** One open socket's figures (`Runtime.socketStats()`). */
+export interface SocketStat {
+  kind: SocketKind;
+  mode: SocketMode;
+  /** True when an object built on the socket (a WebSocket) runs it. */
+  wrapped: boolean;
+  /** "address:port" of this side. */
+  local: string;
+  /** "address:port" of the peer ("" for a listener or an unconnected UDP socket). */
+  peer: string;
+  state: SocketState;
+  /** Bytes read from the host (after TLS: the plaintext). */
+  bytesIn: number;
+  /** Bytes handed to the host (after TLS: the plaintext). */
+  bytesOut: number;
+  /** Bytes waiting in the send queue. */
+  queued: number;
+  /** The send queue's limit for non-suspending writers (`queuelen()`). */
+  queuelen: number;
+  /** Writers suspended on the send queue. */
+  writers: number;
+  /** ms since the socket was opened (connected, accepted or bound), in whole seconds. */
+  age: number;
+}
 
 /** What only some sockets need: an idle connection has none of it. */
 interface Extra {
@@ -153,6 +195,8 @@ export class Socket implements Serviced {
   #writable = 0;
   #wq: WriteQueue | undefined; // made by the first write that cannot go out at once; dropped when empty
   #x: Extra | undefined;
+  #in = 0;
+  #out = 0;
 
   constructor(rt: Runtime) {
     this.rt = rt;
@@ -608,7 +652,18 @@ export class Socket implements Serviced {
       return p.subarray(0, max);
     }
     if (!this.#tcp || this._failure) return undefined;
-    return this.#tcp.read(max);
+    const b = this.#tcp.read(max);
+    if (b) {
+      this.#in += b.length;
+      this.rt.traffic.in += b.length;
+    }
+    return b;
+  }
+
+  /** Counts `n` bytes handed to the host. */
+  private _sent(n: number): void {
+    this.#out += n;
+    this.rt.traffic.out += n;
   }
 
   /** undefined: nothing to report (wait); null: end-of-stream; else the error to throw. */
@@ -707,6 +762,7 @@ export class Socket implements Serviced {
         this.#writable = tcp.write(n === bytes.length ? bytes : bytes.subarray(off, off + n));
         off += n;
       }
+      if (off > 0) this._sent(off);
     } catch (e) {
       this._hostFailed("error");
       throw new SocketError("socketwritefailed", String((e as Error)?.message ?? e));
@@ -750,6 +806,47 @@ export class Socket implements Serviced {
   /** Writers suspended on this socket. */
   get suspendedWriters(): number {
     return this.#wq?.writers ?? 0;
+  }
+
+  /** Bytes read from the host so far (after TLS: the plaintext). */
+  get bytesIn(): number {
+    return this.#in;
+  }
+
+  /** Bytes handed to the host so far (after TLS: the plaintext). */
+  get bytesOut(): number {
+    return this.#out;
+  }
+
+  /**
+   * ms since the socket was opened (connected, accepted or bound), in whole seconds of the host
+   * clock; 0 before. Kept modulo 2^20 s: it starts again from 0 after about 12 days.
+   */
+  get age(): number {
+    if (!this._has(TRACKED)) return 0;
+    const now = Math.floor(this.rt.host.now() / 1000);
+    return ((now - (this.#f >>> OPENED_SHIFT)) & OPENED_MOD) * 1000;
+  }
+
+  /** This socket's figures for `Runtime.socketStats()`. */
+  stat(): SocketStat {
+    const local = this.sockname();
+    const peer = this._kind === "listen" ? undefined : this.peername();
+    const x = this.#x;
+    return {
+      kind: this._kind === "listen" ? "listener" : this._tls ? "tls" : "tcp",
+      mode: this._mode === "s" ? "cosocket" : this._mode === "r" ? "async" : "blocking",
+      wrapped: x?.owner !== undefined || (this.#reader !== undefined && typeof this.#reader !== "function"),
+      local: local ? `${local.address}:${local.port}` : "",
+      peer: peer ? `${peer.address}:${peer.port}` : "",
+      state: this.state(),
+      bytesIn: this.#in,
+      bytesOut: this.#out,
+      queued: this.queued,
+      queuelen: this._queuelen,
+      writers: this.suspendedWriters,
+      age: this.age,
+    };
   }
 
   /** Half-close: queued bytes are still sent, then the peer reads end-of-stream. Reading goes on. */
@@ -832,12 +929,14 @@ export class Socket implements Serviced {
     const tcp = this.#tcp;
     const q = this.#wq;
     if (tcp && q && this._connected && this.#writable > 0 && this._tls?.phase !== "draining") {
+      const before = q.bytes;
       try {
         this.#writable = q.flush(tcp, this.#writable, this._maxWrite);
       } catch {
         this._hostFailed("error");
         return;
       }
+      this._sent(before - q.bytes);
       if (q.empty) this.#wq = undefined;
       this._endIfDrained();
     }
@@ -1068,12 +1167,14 @@ export class Socket implements Serviced {
     const t = this._tls!;
     const tcp = this.#tcp;
     if (tcp && this.#writable > 0 && t.plain) {
+      const before = t.plain.bytes;
       try {
         this.#writable = t.plain.flush(tcp, this.#writable, this._maxWrite);
       } catch {
         this._hostFailed("error");
         return;
       }
+      this._sent(before - t.plain.bytes);
     }
     if (t.plain?.empty) {
       t.plain = undefined;
@@ -1198,7 +1299,8 @@ export class Socket implements Serviced {
 
   private _track(): void {
     if (this._has(TRACKED)) return;
-    this._put(TRACKED, true);
+    const opened = Math.floor(this.rt.host.now() / 1000) & OPENED_MOD;
+    this.#f = (this.#f & FLAG_BITS) | (opened << OPENED_SHIFT) | TRACKED;
     this.rt.track(this);
   }
 

@@ -8,6 +8,7 @@ import type { Serviced } from "./dispatcher.js";
 import { Waiter } from "./waiter.js";
 import { toBytes, type Payload } from "./bytes.js";
 import type { Runtime } from "./runtime.js";
+import type { SocketStat } from "./socket.js";
 
 export interface UdpOptions {
   /** The peer of a connected UDP socket. */
@@ -27,6 +28,9 @@ export class UdpSocket implements Serviced {
   #reader: Waiter<Datagram> | undefined;
   #closed = false;
   #alive = false;
+  #in = 0;
+  #out = 0;
+  #opened = 0;
 
   private constructor(rt: Runtime) {
     this.rt = rt;
@@ -53,6 +57,7 @@ export class UdpSocket implements Serviced {
         },
       });
     });
+    s.#opened = rt.host.now();
     rt.track(s);
     return s;
   }
@@ -70,7 +75,10 @@ export class UdpSocket implements Serviced {
 
   #send(data: Payload, address: string, port: number): true {
     if (this.#closed || !this.#udp) throw new SocketError("socketclosed");
-    this.#udp.write(toBytes(data), address, port);
+    const bytes = toBytes(data);
+    this.#udp.write(bytes, address, port);
+    this.#out += bytes.length;
+    this.rt.traffic.out += bytes.length;
     return true;
   }
 
@@ -100,6 +108,10 @@ export class UdpSocket implements Serviced {
     const peer = this.#peer;
     for (;;) {
       const d = this.#udp?.read();
+      if (d) {
+        this.#in += d.data.length;
+        this.rt.traffic.in += d.data.length;
+      }
       if (!d || !peer || (d.address === peer.address && d.port === peer.port)) return d;
     }
   }
@@ -161,5 +173,40 @@ export class UdpSocket implements Serviced {
 
   state(): "read" | "exec" | "terminated" {
     return this.#closed ? "terminated" : this.#reader ? "read" : "exec";
+  }
+
+  /** Bytes of the datagrams received (including any from other peers, which are dropped). */
+  get bytesIn(): number {
+    return this.#in;
+  }
+
+  /** Bytes of the datagrams sent. */
+  get bytesOut(): number {
+    return this.#out;
+  }
+
+  /** ms since the socket was opened. */
+  get age(): number {
+    return this.#closed ? 0 : Math.floor((this.rt.host.now() - this.#opened) / 1000) * 1000;
+  }
+
+  /** This socket's figures for `Runtime.socketStats()` (a UDP socket has no send queue). */
+  stat(): SocketStat {
+    const local = this.sockname();
+    const peer = this.#peer;
+    return {
+      kind: "udp",
+      mode: this.#alive ? "async" : "blocking",
+      wrapped: false,
+      local: local ? `${local.address}:${local.port}` : "",
+      peer: peer ? `${peer.address}:${peer.port}` : "",
+      state: this.state(),
+      bytesIn: this.#in,
+      bytesOut: this.#out,
+      queued: 0,
+      queuelen: 0,
+      writers: 0,
+      age: this.age,
+    };
   }
 }

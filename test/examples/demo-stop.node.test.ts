@@ -10,8 +10,8 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { connect, type Socket } from "node:net";
 import WsWebSocket from "ws";
-import { chromium } from "playwright-core";
-import { freeUdpPort, itWithPeer, kill } from "../support/peers.js";
+import { freeUdpPort, itChromium, kill } from "../support/peers.js";
+import { launchChromium } from "../support/chromium.js";
 
 interface Demo {
   proc: ChildProcess;
@@ -130,22 +130,8 @@ describe("the demo stops like a good server", () => {
     }
   }, 30000);
 
-  const itChromium = itWithPeer("chromium", "apt-get install chromium");
-
   itChromium("the console page in Chromium sees 1001, says it is retrying, and reconnects to the restarted demo", async () => {
-    const browser = await chromium.launch({
-      executablePath: "/usr/bin/chromium",
-      headless: true, // playwright starts it with --headless and a fresh, temporary --user-data-dir
-      args: [
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-      ],
-    });
+    const browser = await launchChromium();
     let demo = await startDemo(0);
     try {
       const port = Number((await demo.waitFor(WEB))[1]);

@@ -10,34 +10,20 @@
  *    a message typed into its form comes back through the echo service.
  */
 import { connect } from "node:net";
-import { chromium, type Browser } from "playwright-core";
+import type { Browser } from "playwright-core";
 import { Runtime } from "../../src/index.js";
 import { nodeHost } from "../../hosts/node/index.js";
 import { HttpServer } from "../../src/http/server.js";
 import { webConsole } from "../../examples/web-console.js";
 import { example9 } from "../../examples/09-cosocket-echo.js";
 import { until } from "../support/util.js";
-import { itWithPeer } from "../support/peers.js";
+import { launchChromium } from "../support/chromium.js";
+import { itChromium } from "../support/peers.js";
 import { scriptedHandler, type ServerEvent } from "../support/ws-scripted.js";
-
-const CHROMIUM = "/usr/bin/chromium";
-const itChromium = itWithPeer("chromium", "apt-get install chromium");
 
 let browser: Browser | undefined;
 async function launch(): Promise<Browser> {
-  browser ??= await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true, // playwright starts it with a fresh, temporary --user-data-dir
-    args: [
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-    ],
-  });
+  browser ??= await launchChromium();
   return browser;
 }
 afterAll(async () => {
@@ -153,7 +139,7 @@ describe("headless Chromium", () => {
       // a message through the echo service
       const message = "hello from headless Chromium — ünïcödé ✓";
       await page.fill("#msg", message);
-      await page.click("button");
+      await page.click("#f button");
       await page.waitForFunction(`document.getElementById("log").textContent.includes(${JSON.stringify(`echo: ${message}`)})`, null, { timeout: 10000 });
       expect(await page.textContent("#log")).toMatch(/^echo: hello from headless Chromium — ünïcödé ✓ \([\d.]+ ms\)\n$/);
       await page.close();

@@ -1,0 +1,25 @@
+/**
+ * Headless Chromium for the browser tests: Debian's /usr/bin/chromium driven by playwright-core,
+ * with a fresh, temporary profile each launch (playwright passes --headless and its own
+ * --user-data-dir) and no network of its own (no QUIC, no background fetches, no updates).
+ */
+import { chromium, type Browser } from "playwright-core";
+
+export const CHROMIUM = "/usr/bin/chromium";
+
+/** Tests that need it use `itChromium` from ./peers.ts (this file is also used outside jest). */
+export function launchChromium(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+    ],
+  });
+}
