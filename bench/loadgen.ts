@@ -211,13 +211,21 @@ async function idleOpen(a: { port: number; count: number; batch: number; ws?: bo
     await new Promise<void>((resolve, reject) => {
       let got = "";
       s.once("error", reject);
+      // WebSocket: the upgrade, then one message echoed (a masked 1-byte binary frame; the
+      // answer is 3 bytes), so what a server keeps after first use is counted too.
+      let upgraded = false;
       const onData = (d: Buffer) => {
         got += d.toString("latin1");
-        if (a.ws ? got.includes("\r\n\r\n") : got.length >= 1) {
+        if (a.ws && !upgraded && got.includes("\r\n\r\n")) {
+          if (!got.startsWith("HTTP/1.1 101")) return reject(new Error(`upgrade refused: ${got.split("\r\n")[0]}`));
+          upgraded = true;
+          got = got.slice(got.indexOf("\r\n\r\n") + 4);
+          s.write(Buffer.from([0x82, 0x81, 1, 2, 3, 4, 0x78 ^ 1]));
+        }
+        if (a.ws ? upgraded && got.length >= 3 : got.length >= 1) {
           s.off("data", onData);
           s.off("error", reject);
-          if (a.ws && !got.startsWith("HTTP/1.1 101")) reject(new Error(`upgrade refused: ${got.split("\r\n")[0]}`));
-          else resolve();
+          resolve();
         }
       };
       s.on("data", onData);

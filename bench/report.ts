@@ -166,7 +166,7 @@ export function render(outcomes: Outcome[], run: RunRecord): string[] {
       "is, for ours, the socket's write queue plus what Node holds for the host socket; for node:net, `writableLength`; sampled every 10 ms.",
     `- Idle connections: a fresh server process per side and round (started with \`--expose-gc\`), warmed with 200 connections, ` +
       `then measured at rest (four full GCs) before and after the load generator opens ${s.idleCount} connections; each connection ` +
-      "echoes one byte (WebSocket: completes the upgrade) before it goes idle. RSS per connection includes native memory " +
+      "echoes one byte (WebSocket: completes the upgrade and echoes one 1-byte message) before it goes idle. RSS per connection includes native memory " +
       "(libuv handles, Node's socket wrappers); JS heap is V8's `heapUsed`.",
     "- Steady load: the server's RSS and heap are sampled every 50 ms during the measurement windows of the load rows.",
     "- *Ours / baseline* is the ratio of the medians; *per-round ratios* divide each round's ours by the same round's baseline " +
