@@ -12,6 +12,7 @@ import * as net from "node:net";
 import { serve } from "./ipc.js";
 import { oursWs, type WsEchoClient } from "./ws-hooks.js";
 import { connectWsClient } from "./ws-baseline.js";
+import { NativeLoad } from "./native.js";
 
 const HOST = "127.0.0.1";
 
@@ -53,7 +54,13 @@ export interface WsEchoSpec {
   conns: number;
 }
 
-export type LoadSpec = StreamSpec | RrSpec | WsEchoSpec;
+/**
+ * Any load with `native: true` runs in the native load generator (native/loadgen.c, compiled by
+ * run.ts) instead of in this process: the same for both sides (a WebSocket load then uses its
+ * own minimal client, not each side's), and never the bottleneck at 100 connections. Its CPU is
+ * the one reported in marks.
+ */
+export type LoadSpec = (StreamSpec | RrSpec | WsEchoSpec) & { native?: boolean };
 
 export interface Mark {
   /** performance.now() of the mark, ms. */
@@ -181,6 +188,12 @@ async function startWsEcho(spec: WsEchoSpec): Promise<Load> {
 }
 
 let load: Load | undefined;
+let native: NativeLoad | undefined;
+
+function startNative(spec: LoadSpec): Promise<NativeLoad> {
+  if (spec.kind === "stream") return NativeLoad.start("stream", spec.port, spec.conns, spec.chunk, spec.inflight);
+  return NativeLoad.start(spec.kind === "rr" ? "rr" : "ws", spec.port, spec.conns, spec.size);
+}
 
 // ------------------------------------------------------------------ idle connections
 
@@ -198,13 +211,21 @@ async function idleOpen(a: { port: number; count: number; batch: number; ws?: bo
     await new Promise<void>((resolve, reject) => {
       let got = "";
       s.once("error", reject);
+      // WebSocket: the upgrade, then one message echoed (a masked 1-byte binary frame; the
+      // answer is 3 bytes), so what a server keeps after first use is counted too.
+      let upgraded = false;
       const onData = (d: Buffer) => {
         got += d.toString("latin1");
-        if (a.ws ? got.includes("\r\n\r\n") : got.length >= 1) {
+        if (a.ws && !upgraded && got.includes("\r\n\r\n")) {
+          if (!got.startsWith("HTTP/1.1 101")) return reject(new Error(`upgrade refused: ${got.split("\r\n")[0]}`));
+          upgraded = true;
+          got = got.slice(got.indexOf("\r\n\r\n") + 4);
+          s.write(Buffer.from([0x82, 0x81, 1, 2, 3, 4, 0x78 ^ 1]));
+        }
+        if (a.ws ? upgraded && got.length >= 3 : got.length >= 1) {
           s.off("data", onData);
           s.off("error", reject);
-          if (a.ws && !got.startsWith("HTTP/1.1 101")) reject(new Error(`upgrade refused: ${got.split("\r\n")[0]}`));
-          else resolve();
+          resolve();
         }
       };
       s.on("data", onData);
@@ -274,14 +295,22 @@ function readerClose(): null {
 
 serve({
   "load-start": async (spec: LoadSpec) => {
-    if (load) throw new Error("a load is running already");
+    if (load || native) throw new Error("a load is running already");
     count = errors = nLat = 0;
     recording = false;
+    if (spec.native) {
+      native = await startNative(spec);
+      return null;
+    }
     load =
       spec.kind === "stream" ? await startStream(spec) : spec.kind === "rr" ? await startRr(spec) : await startWsEcho(spec);
     return null;
   },
-  mark: (a: { phase: "start" | "end" }): Mark => {
+  mark: async (a: { phase: "start" | "end" }): Promise<Mark> => {
+    if (native) {
+      const m = await native.mark();
+      return { t: m.t, count: m.count, errors: m.errors, cpuMs: m.cpuMs, p50: a.phase === "end" ? m.p50 : undefined, p99: a.phase === "end" ? m.p99 : undefined };
+    }
     const cpu = process.cpuUsage();
     const m: Mark = { t: performance.now(), count: load?.count() ?? 0, errors: load?.errors() ?? 0, cpuMs: (cpu.user + cpu.system) / 1000 };
     if (a.phase === "start") {
@@ -298,6 +327,8 @@ serve({
   "load-stop": () => {
     load?.stop();
     load = undefined;
+    native?.stop();
+    native = undefined;
     return null;
   },
   "idle-open": idleOpen,

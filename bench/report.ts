@@ -2,7 +2,7 @@
 import { execFileSync } from "node:child_process";
 import * as os from "node:os";
 import type { CaseDef, CaseResult, Figure, Settings, Side } from "./cases.js";
-import { fmt, median, pct, spread } from "./stats.js";
+import { fmt, median, pct, spread, twoModes } from "./stats.js";
 
 /** Spread across rounds above which a figure is called noisy. */
 export const NOISY = 0.1;
@@ -149,11 +149,14 @@ export function render(outcomes: Outcome[], run: RunRecord): string[] {
       "ours and baseline (ours first in odd rounds, baseline first in even ones). Figures are medians over the rounds; " +
       "the ratio is ours / baseline (above 1 is better for rates, below 1 for CPU, latency and memory).",
     "- The server under test, the load generator and the proxy's destination are separate Node processes (child_process.fork) " +
-      "on 127.0.0.1; the load generator uses plain `node:net` (the WebSocket echo rows: each side's own client). " +
+      "on 127.0.0.1. The load rows' client is a native one (bench/native/loadgen.c, epoll, one thread, compiled at bench time with the " +
+      "system's `cc`): a Node client saturates its own core at 100 connections; its CPU load is reported (*load generator CPU load*). " +
+      "The WebSocket echo rows send each side the same masked binary frames from that client. " +
       "The child processes run plain `node` on JavaScript transpiled by TypeScript (bench/build.ts), ours and baselines alike — " +
       "not through tsx, whose `keepNames` transform gives every closure kept in a class field its own property dictionary " +
       "(~3 KB per idle connection of ours, a cost the device and compiled JavaScript do not have).",
-    "- Throughput: each connection keeps up to 1 MiB written and not yet echoed; the rate counts echoed bytes. " +
+    "- Throughput: each connection keeps up to 1 MiB written and not yet echoed; the rate counts echoed bytes. The echo and proxy " +
+      "rows start a fresh server process per round (at least 6 and 5 rounds, windows of at least 6 s and 4 s): see *Every run*. " +
       "Request/response: each connection sends 64 B and waits for all of it to come back before the next.",
     "- Proxy: the destination is a plain `node:net` echo (`socket.pipe(socket)`) in its own process, the same for both sides, " +
       "so the server process under test holds only the proxy and its CPU and memory figures are the proxy's alone. " +
@@ -163,7 +166,7 @@ export function render(outcomes: Outcome[], run: RunRecord): string[] {
       "is, for ours, the socket's write queue plus what Node holds for the host socket; for node:net, `writableLength`; sampled every 10 ms.",
     `- Idle connections: a fresh server process per side and round (started with \`--expose-gc\`), warmed with 200 connections, ` +
       `then measured at rest (four full GCs) before and after the load generator opens ${s.idleCount} connections; each connection ` +
-      "echoes one byte (WebSocket: completes the upgrade) before it goes idle. RSS per connection includes native memory " +
+      "echoes one byte (WebSocket: completes the upgrade and echoes one 1-byte message) before it goes idle. RSS per connection includes native memory " +
       "(libuv handles, Node's socket wrappers); JS heap is V8's `heapUsed`.",
     "- Steady load: the server's RSS and heap are sampled every 50 ms during the measurement windows of the load rows.",
     "- *Ours / baseline* is the ratio of the medians; *per-round ratios* divide each round's ours by the same round's baseline " +
@@ -221,6 +224,42 @@ export function render(outcomes: Outcome[], run: RunRecord): string[] {
   if (s.rounds < 3) md.push(`Only ${s.rounds} round${s.rounds > 1 ? "s" : ""} per side: spreads are not meaningful.`, "");
   else if (noisy.length === 0) md.push(`None: every figure's spread across rounds is within ${NOISY * 100}%.`, "");
   else md.push(`Spread across rounds above ${NOISY * 100}% (treat these figures with care):`, "", ...noisy, "");
+
+  // Every run of the headline figures: a process that fell into a slow mode is one run of its own.
+  const runs: string[] = [];
+  const modal: string[] = [];
+  for (const o of outcomes) {
+    if (!o.result) continue;
+    for (const f of o.def.figures.filter((x) => x.section === "main")) {
+      for (const side of ["ours", "base"] as Side[]) {
+        const v = o.result.samples[side].map((x) => x[f.key]).filter((x) => x !== undefined);
+        if (v.length === 0) continue;
+        const modes = twoModes(v);
+        const flag = modes ? " **two modes**" : "";
+        runs.push(`| ${o.def.title} | ${f.label} (${f.unit}) | ${side === "ours" ? "ours" : "baseline"} | ${v.map((x) => fmt(x / f.scale)).join(", ")} | ${pct(spread(v))}${flag} |`);
+        if (modes)
+          modal.push(
+            `- ${o.def.title}, ${f.label}, ${side === "ours" ? "ours" : "baseline"}: ${modes.nLow} run(s) around ${fmt(modes.low / f.scale)} ` +
+              `and ${modes.nHigh} around ${fmt(modes.high / f.scale)} ${f.unit}`,
+          );
+      }
+    }
+  }
+  if (runs.length) {
+    md.push(
+      "## Every run",
+      "",
+      "The headline figure of every round, in the order run (rows marked fresh in `cases.ts` start a new server process per round). " +
+        "**Two modes**: the runs split into two clusters further apart than either is wide (stats.ts `twoModes`) — " +
+        "a sign of a state a process settles in, not of noise.",
+      "",
+      "| Case | Figure | Side | Runs | Spread |",
+      "|---|---|---|---|---|",
+      ...runs,
+      "",
+    );
+    if (modal.length) md.push("Rows in two modes:", "", ...modal, "");
+  }
 
   const failed = outcomes.filter((o) => o.error);
   if (failed.length) {

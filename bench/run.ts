@@ -25,6 +25,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { buildForBench } from "./build.js";
+import { buildNativeLoadgen } from "./native.js";
 import { cases, type Settings } from "./cases.js";
 import { argvOptions } from "./ipc.js";
 import { profileIdleCase, profileLoadCase } from "./profile.js";
@@ -77,6 +78,7 @@ async function runAll(): Promise<number> {
   const started = new Date();
   const t0 = performance.now();
   settings.log(`compiled ${buildForBench()} files to bench/.build/ for the child processes`);
+  settings.log(`compiled the native load generator: ${path.relative(process.cwd(), buildNativeLoadgen())}`);
   const defs = cases(settings).filter((c) => !only || only.some((p) => c.id.startsWith(p)));
   if (defs.length === 0) throw new Error(`no case matches --only ${opts.only}`);
   const outcomes: Outcome[] = [];

@@ -63,7 +63,7 @@ export const oursWs: OursWs = {
           }
         }, "s");
       },
-      { intf: "127.0.0.1", limits: { maxConnections: 1 << 20 } },
+      { intf: "127.0.0.1", limits: { maxConnections: 1 << 20, maxWebSockets: 1 << 20 } },
     );
     return { port: server.port, connections: () => open, close: () => (server.close(), rt.shutdown()) };
   },

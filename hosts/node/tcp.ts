@@ -6,7 +6,8 @@
  * takes over) until `read()` brings it back to `recvBuffer` or less.
  *
  * Writing: writable = max(0, sendBuffer − bytes Node still holds). A write copies the caller's
- * bytes once and hands the copy to Node. When a write left the writable count below half of
+ * bytes once, into a shared slab (write-slab.ts: no allocation per write), and hands the copy to
+ * Node. When a write left the writable count below half of
  * `sendBuffer` (or a write was refused), `onWritable` is called once the count is back at half or
  * more; otherwise writes complete silently.
  *
@@ -24,6 +25,7 @@ import type { Endpoint, HostErrorReason, TCP, TCPAdoptOptions, TCPCallbacks, TCP
 import { ChunkQueue } from "./chunk-queue.js";
 import { errorCode, tcpErrorReason } from "./errors.js";
 import { takePending } from "./pending.js";
+import { copyForWrite } from "./write-slab.js";
 
 export interface TCPLimits {
   /** The writable count of an idle socket. */
@@ -166,8 +168,7 @@ export class NodeTCP implements TCP {
       throw new Error("would block");
     }
     if (n === 0) return before;
-    const copy = Buffer.allocUnsafe(n);
-    copy.set(data);
+    const copy = copyForWrite(data);
     // Only a write that may leave the count below half needs its completion reported (the
     // function is made once, by the first such write); 'drain' covers the rest.
     if (before - n < this.#sendBuffer / 2) this.#socket.write(copy, (this.#writeDone ??= (e?: Error | null) => this._writeDone(e)));

@@ -4,6 +4,7 @@
 import { createHash, randomBytes as cryptoRandom } from "node:crypto";
 import * as net from "node:net";
 import { nodeHost } from "../../hosts/node/index.js";
+import { copyForWrite } from "../../hosts/node/write-slab.js";
 import type { Host, HostErrorReason, Listener, PendingConnection, TCP, TCPCallbacks } from "../../src/host.js";
 
 const LOOPBACK = "127.0.0.1";
@@ -319,6 +320,21 @@ describe("node host: TCP", () => {
     const got = await received!;
     expect(got.length).toBe(50000);
     for (let i = 0; i < 50; i++) expect(got[i * 1000]).toBe(i + 1);
+  });
+
+  it("write copies never share bytes: carved from a slab one after another, past its end, and large ones apart", () => {
+    const copies: { copy: Uint8Array; fill: number }[] = [];
+    // 3 MiB in pieces of 1 B to 256 KiB + 1 (the largest is not carved): every slab rolls over
+    const sizes = [1, 7, 64, 4096, 16384, 65536, 65537, 262144, 262145, 100000];
+    for (let i = 0, total = 0; total < 3 * 2 ** 20; i++) {
+      const n = sizes[i % sizes.length];
+      const source = new Uint8Array(n).fill(i & 0xff);
+      const copy = copyForWrite(source);
+      source.fill(0xee); // the caller reuses its buffer at once
+      copies.push({ copy, fill: i & 0xff });
+      total += n;
+    }
+    for (const { copy, fill } of copies) expect(copy.every((b) => b === fill)).toBe(true);
   });
 
   it("blocks a writer on a stalled peer (writable 0) and resumes it with onWritable; 1 MiB+ arrives intact", async () => {
