@@ -3,7 +3,7 @@
  * (MQTT 5 §4.3):
  *
  * - `publishJob`: checks a publication and sizes it for the outgoing queue.
- * - `jobStep`: the sender takes it from the queue, within the in-flight window (`window`,
+ * - `jobStep`: the sender takes it from the queue, within the in-flight window (`inflightWindow`,
  *   [MQTT-3.3.4-7]); QoS 1/2 becomes an in-flight message of the session with a new packet
  *   identifier [MQTT-4.3.2-1] [MQTT-4.3.3-1], stored before its PUBLISH is written.
  * - `publishStep`: its PUBLISH, DUP set when resent after a reconnect [MQTT-3.3.1-1];
@@ -69,7 +69,7 @@ function limitError(conn: Connection, m: OutgoingMessage): MqttError | undefined
  * How many QoS 1/2 messages may await their acknowledgement: the server's Receive Maximum
  * [MQTT-3.3.4-7] or `maxInflight`, whichever is lower (at least 1, [MQTT-4.9.0-1]).
  */
-export function window(c: MqttClient, conn: Connection): number {
+export function inflightWindow(c: MqttClient, conn: Connection): number {
   return Math.max(1, Math.min(conn.receiveMaximum, c.options.maxInflight));
 }
 

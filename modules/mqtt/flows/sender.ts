@@ -16,7 +16,7 @@ import { MqttError } from "../errors.js";
 import { encode } from "../packet/index.js";
 import type { MqttClient } from "../client.js";
 import type { Connection } from "./connection.js";
-import { jobStep, publishStep, window, type PublishJob } from "./publish-out.js";
+import { inflightWindow, jobStep, publishStep, type PublishJob } from "./publish-out.js";
 import { requestStep, type RequestJob } from "./subscribe.js";
 
 /** An entry of the client's outgoing queue. */
@@ -64,7 +64,7 @@ function next(c: MqttClient, conn: Connection): Step | undefined {
   }
   let job = c._queue.peek();
   while (job) {
-    if (job.kind === "publish" && job.msg.qos > 0 && c.session.inflight.size >= window(c, conn)) break;
+    if (job.kind === "publish" && job.msg.qos > 0 && c.session.inflight.size >= inflightWindow(c, conn)) break;
     c._queue.shift();
     if (job.kind === "request") return requestStep(c, job.req);
     const step = jobStep(c, conn, job);

@@ -43,7 +43,7 @@ export function subscribePacket(
       r.retainAsPublished = options.retainAsPublished ?? false;
       r.retainHandling = options.retainHandling ?? 0;
     }
-    checkTopicFilter(r.topic);
+    checkTopicFilter(r.topic); // not empty, wildcards only where they may stand [MQTT-4.7.3-1] [MQTT-4.7.1-1] [MQTT-4.7.1-2]
     if (options.subscriptionIdentifier !== undefined) r.subscriptionIdentifier = options.subscriptionIdentifier;
     if (options.userProperties) r.userProperties = options.userProperties;
     return r;
