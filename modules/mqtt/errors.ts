@@ -54,3 +54,10 @@ export function malformed(detail: string): MqttError {
 export function protocolError(detail: string, reasonCode = 0x82): MqttError {
   return new MqttError("protocolerror", detail, reasonCode);
 }
+
+/** `refused` with a failure reason code: the server's answer, or what its CONNACK said it does not take. */
+export function refusal(code: number, reasonString: string | undefined, what: string): MqttError {
+  const e = new MqttError("refused", `${what}${reasonString ? `: ${reasonString}` : ""}`, code);
+  if (reasonString !== undefined) e.reasonString = reasonString;
+  return e;
+}

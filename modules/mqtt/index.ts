@@ -1,6 +1,7 @@
 /**
- * MQTT 3.1.1 and 5 for cosock: a client on cosockets (client.ts), its session state (session.ts),
- * its transports (transport.ts) and the packet codec (packet/), which knows nothing of sockets.
+ * MQTT 3.1.1 and 5 for cosock: a client on cosockets (client.ts, each packet flow a file of
+ * flows/), its session state (session.ts), its transports (transport.ts) and the packet codec
+ * (packet/), which knows nothing of sockets.
  *
  *   const client = new MqttClient(rt, { host: "broker.local", clientId: "dev-1" });
  *   client.on("message", (m) => print(`${m.topic}: ${decodeUtf8(m.payload)}`));
