@@ -96,6 +96,7 @@ export class WsClientApp {
       try {
         ws = await wsConnect(this.rt, url, wsOptions);
       } catch (e) {
+        if (isSocketError(e, "sysshutdown")) return; // the runtime was shut down: nothing to retry
         if (hopeless(e)) {
           const tls = isSocketError(e, "sslnotenabled") ? " (wss: needs TLS, which this host does not have)" : "";
           this.#log(`${url}: ${why(e)}${tls}; not retrying`);

@@ -15,6 +15,8 @@ import { ModbusClient } from "../../modules/modbus/index.js";
 import { MODE, decodePacket, encodePacket, toNtp } from "../../modules/ntp/index.js";
 import { deviceWsDefaults } from "../../hosts/moddable/defaults.js";
 import Time from "../../tools/xs/device/time.js";
+import { httpRequest } from "../../src/http/client.js";
+import { wsConnect } from "../../src/websocket/handshake.js";
 import { MiniBroker } from "../mqtt/mini-broker.js";
 import { until } from "../support/util.js";
 
@@ -214,6 +216,26 @@ describe("device apps on XS, as strict as the device", () => {
       expect(server.echoed()).toBeGreaterThanOrEqual(2);
     } finally {
       server.close();
+    }
+  });
+
+  it("console: serves the console page and its statistics WebSocket; the echo service answers", async () => {
+    const s = await start("console", { "console.every": 500 });
+    await s.printed("cosock console on");
+    const page = await httpRequest(s.peer, `http://${DEVICE}/`);
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain("cosock");
+    const ws = await wsConnect(s.peer, `ws://${DEVICE}/ws`, { headers: { Origin: `http://${DEVICE}` } });
+    try {
+      const msg = await ws.readMessage(5000);
+      expect(msg).not.toBeNull();
+      const stat = JSON.parse(decodeUtf8(msg!.data)) as { stat?: { activeCons?: number } };
+      expect(stat.stat?.activeCons).toBeGreaterThan(0);
+      const sock = await s.peer.connect(DEVICE, 7);
+      expect(await roundTrip(sock, "hello, console")).toBe("hello, console");
+      sock.close();
+    } finally {
+      await ws.close();
     }
   });
 });
