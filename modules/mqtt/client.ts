@@ -424,7 +424,10 @@ export class MqttClient {
         }
       }
     }
-    conn.resend.push(...this.#requests.values(), ...this.session.inflight.values());
+    // one by one, not push(...values): a call's arguments are on the stack (XS: a slot each; a
+    // device has 384), and maxInflight or a restored session may hold hundreds
+    for (const r of this.#requests.values()) conn.resend.push(r);
+    for (const m of this.session.inflight.values()) conn.resend.push(m);
 
     this.#state = "connected";
     this.#stats.connects++;
