@@ -73,6 +73,41 @@ describe("streaming decoder", () => {
   });
 });
 
+describe("long strings", () => {
+  // A string's UTF-16 code units were made with one String.fromCharCode(...units) call per 1024
+  // units: a call's arguments are on the stack, and on a device (384 slots, the strict XS run) a
+  // topic of 200 characters overflowed it.
+  // (not 65535 bytes: XS's charCodeAt is slow on long strings, and encoding reads them with it)
+  const long = (unit: string) => unit.repeat(3000);
+  const packet: Packet = {
+    type: "publish",
+    topic: long("t"),
+    payload: Uint8Array.of(1),
+    qos: 0,
+    retain: false,
+    dup: false,
+    properties: { contentType: long("é"), responseTopic: long("€"), userProperties: [[long("😀"), "v"]] },
+  };
+
+  it("strings of thousands of characters, in 1- to 4-byte UTF-8 sequences, decode whole and streamed", () => {
+    const bytes = encode(packet, 5);
+    const check = (p: Packet) => {
+      const q = p as typeof packet;
+      expect(q.topic.length).toBe(3000);
+      expect(q.topic === packet.topic).toBe(true);
+      expect(q.properties!.contentType === packet.properties!.contentType).toBe(true);
+      expect(q.properties!.responseTopic === packet.properties!.responseTopic).toBe(true);
+      expect(q.properties!.userProperties![0][0] === packet.properties!.userProperties![0][0]).toBe(true);
+    };
+    check(decode(bytes, 5));
+    const d = new PacketDecoder({ protocolVersion: 5 });
+    const out: Packet[] = [];
+    for (let off = 0; off < bytes.length; off += 4096) for (const p of d.feed(bytes.subarray(off, off + 4096))) out.push(p);
+    expect(out.length).toBe(1);
+    check(out[0]);
+  });
+});
+
 describe("maximum packet size", () => {
   it("refuses an oversize packet from its header, before its body arrives (0x95)", () => {
     const big = encode({ type: "publish", topic: "t", payload: new Uint8Array(5000), qos: 0, retain: false, dup: false }, 5);
@@ -148,6 +183,12 @@ describe("malformed packets and protocol errors", () => {
     ["CONNECT with will QoS 3", [0x10, 0x0c, 0, 4, 0x4d, 0x51, 0x54, 0x54, 4, 0x1e, 0, 10, 0, 0], MALFORMED, 4],
     ["CONNECT with will QoS but no will", [0x10, 0x0c, 0, 4, 0x4d, 0x51, 0x54, 0x54, 4, 0x0a, 0, 10, 0, 0], MALFORMED, 4],
     ["CONNECT of protocol level 3", [0x10, 0x0c, 0, 4, 0x4d, 0x51, 0x54, 0x54, 3, 0x02, 0, 10, 0, 0], 0x84, 4],
+    // what decode() (one whole packet) refuses that the streaming decoder would wait for or read on
+    ["no bytes", [], MALFORMED],
+    ["remaining length cut short", [0x30, 0x80], MALFORMED, 4],
+    ["body cut short", [0x30, 0x05, 0x00, 0x01, 0x61], MALFORMED, 4],
+    ["bytes after the packet", [0xc0, 0x00, 0x00], MALFORMED],
+    ["a second packet after the packet", [0xc0, 0x00, 0xc0, 0x00], MALFORMED],
   ];
   it.each(cases)("%s", (_name, bytes, reasonCode, v = 5) => {
     const e = decodeError(bytes, v);

@@ -55,6 +55,31 @@ describe("expect semantics shared by jest and the XS shim", () => {
     fails(() => expect({ a: 1 }).not.toEqual({ a: 1 }));
   });
 
+  it("toEqual: as deep as a structure goes, with shared and cyclic parts (the shim's comparison takes no stack per level)", () => {
+    // 300 levels: far past what a recursive comparison could do in the strict XS run's 384 stack slots
+    const nest = (leaf: unknown) => {
+      let v: unknown = leaf;
+      for (let i = 0; i < 300; i++) v = i % 2 ? { v } : [v];
+      return v;
+    };
+    expect(nest("x")).toEqual(nest("x"));
+    fails(() => expect(nest("x")).toEqual(nest("y")));
+    const shared = { s: [1, 2] };
+    expect([shared, shared]).toEqual([{ s: [1, 2] }, { s: [1, 2] }]);
+    fails(() => expect([shared, shared]).toEqual([{ s: [1, 2] }, { s: [1, 3] }]));
+    type Cyclic = { name: string; self?: Cyclic };
+    const a: Cyclic = { name: "a" };
+    a.self = a;
+    const b: Cyclic = { name: "a" };
+    b.self = b;
+    expect(a).toEqual(b);
+    const c: Cyclic = { name: "c" };
+    c.self = c;
+    fails(() => expect(a).toEqual(c));
+    expect(new Map([[{ k: 1 }, [1]]])).toEqual(new Map([[{ k: 1 }, [1]]]));
+    fails(() => expect(new Map([[{ k: 1 }, [1]]])).toEqual(new Map([[{ k: 1 }, [2]]])));
+  });
+
   it("toMatchObject matches a subset, recursively", () => {
     const err = Object.assign(new Error("x"), { code: "timeout", extra: 1 });
     expect(err).toMatchObject({ code: "timeout" });

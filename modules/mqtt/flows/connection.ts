@@ -189,7 +189,10 @@ function onConnack(c: MqttClient, conn: Connection, p: ConnackPacket): void {
   }
   // unacknowledged PUBLISH and PUBREL with their original packet identifiers [MQTT-4.4.0-1], in
   // the order first sent [MQTT-4.6.0-1]
-  conn.resend.push(...c._requests.values(), ...c.session.inflight.values());
+  // one by one, not push(...values): a call's arguments are on the stack (XS: a slot each; a
+  // device has 384), and maxInflight or a restored session may hold hundreds
+  for (const r of c._requests.values()) conn.resend.push(r);
+  for (const m of c.session.inflight.values()) conn.resend.push(m);
 
   c._state = "connected";
   c._stats.connects++;

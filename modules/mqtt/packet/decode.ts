@@ -14,7 +14,7 @@
  * unsupported protocol version. After an error the decoder stays failed.
  */
 import { MqttError, malformed, protocolError } from "../errors.js";
-import { readProperties, readString, type PropertyContext } from "./properties.js";
+import { readProperties, readString } from "./properties.js";
 import { V4_SUBACK_CODES, VALID_REASON_CODES } from "./reason-codes.js";
 import {
   PACKET_NAMES,
@@ -113,13 +113,17 @@ export class PacketDecoder {
     const n = chunk.length;
     try {
       while (i < n) {
+        // a packet's body, once it is complete (owned: not a view of the caller's chunk)
+        let body: Uint8Array;
+        let owned = true;
         if (this.#state === HEADER) {
           this.#first = chunk[i++];
-          this.checkHeader(this.#first);
+          checkHeader(this.#first, this.protocolVersion, this.#refused);
           this.#state = LENGTH;
           this.#length = 0;
           this.#mul = 1;
           this.#lengthBytes = 0;
+          continue;
         } else if (this.#state === LENGTH) {
           const b = chunk[i++];
           this.#length += (b & 0x7f) * this.#mul;
@@ -130,24 +134,17 @@ export class PacketDecoder {
             continue;
           }
           const total = 1 + this.#lengthBytes + this.#length;
-          if (total > this.maxPacketSize)
-            throw new MqttError(
-              "packettoolarge",
-              `${PACKET_NAMES[this.#first >> 4]!.toUpperCase()} of ${total} bytes is over the maximum packet size ${this.maxPacketSize}`,
-              0x95,
-            );
-          if (this.#length === 0) {
-            this.#state = HEADER;
-            yield this.decodePacket(EMPTY, true);
-          } else if (n - i >= this.#length) {
-            const body = chunk.subarray(i, i + this.#length);
+          if (total > this.maxPacketSize) throw tooLarge(this.#first, total, this.maxPacketSize);
+          if (this.#length === 0) body = EMPTY;
+          else if (n - i >= this.#length) {
+            body = chunk.subarray(i, i + this.#length);
+            owned = false;
             i += this.#length;
-            this.#state = HEADER;
-            yield this.decodePacket(body, false);
           } else {
             this.#body = EMPTY; // allocated below, as the bytes arrive
             this.#filled = 0;
             this.#state = BODY;
+            continue;
           }
         } else {
           const take = Math.min(this.#length - this.#filled, n - i);
@@ -156,13 +153,15 @@ export class PacketDecoder {
           this.#body.set(take === n && i === 0 ? chunk : chunk.subarray(i, i + take), this.#filled);
           this.#filled = filled;
           i += take;
-          if (filled === this.#length) {
-            const body = this.#body;
-            this.#body = EMPTY;
-            this.#state = HEADER;
-            yield this.decodePacket(body, true);
-          }
+          if (this.#filled !== this.#length) continue;
+          body = this.#body;
+          this.#body = EMPTY;
         }
+        this.#state = HEADER;
+        // decoded here, not in a helper method: this frame is under all of a packet's decoding
+        const p = decodeBody(this.#first, body, this.protocolVersion ?? 5, owned);
+        if (p.type === "connect" && this.protocolVersion === undefined) this.protocolVersion = p.protocolVersion;
+        yield p;
       }
     } catch (e) {
       if (e instanceof MqttError) {
@@ -189,43 +188,56 @@ export class PacketDecoder {
   push(chunk: Uint8Array): Packet[] {
     return [...this.feed(chunk)];
   }
+}
 
-  private checkHeader(first: number): void {
-    const type = first >> 4;
-    const flags = first & 0x0f;
-    const name = PACKET_NAMES[type];
-    if (!name) throw malformed("packet type 0 is reserved");
-    if (this.#refused & (1 << type)) {
-      const client = this.#refused === CLIENT_ONLY;
-      throw protocolError(
-        `${client ? "broker" : "client"} sent ${name.toUpperCase()}, which only a ${client ? "client" : "server"} sends (MQTT 5 §2.1.2, 3.1.1 §2.2.1)`,
-      );
-    }
-    if (name === "auth" && this.protocolVersion === 4) throw malformed("AUTH does not exist in MQTT 3.1.1");
-    if (this.protocolVersion === undefined && name !== "connect") throw protocolError(`the first packet must be CONNECT, not ${name.toUpperCase()}`);
-    if (name === "publish") {
-      if ((flags & 6) === 6) throw malformed("PUBLISH with QoS 3");
-      if (flags & 8 && (flags & 6) === 0) throw protocolError("PUBLISH with QoS 0 and DUP set");
-    } else {
-      const required = name === "pubrel" || name === "subscribe" || name === "unsubscribe" ? 2 : 0;
-      if (flags !== required) throw malformed(`reserved flag bits of ${name.toUpperCase()} must be ${required}, not ${flags}`);
-    }
+function checkHeader(first: number, protocolVersion: ProtocolVersion | undefined, refused: number): void {
+  const type = first >> 4;
+  const flags = first & 0x0f;
+  const name = PACKET_NAMES[type];
+  if (!name) throw malformed("packet type 0 is reserved");
+  if (refused & (1 << type)) {
+    const client = refused === CLIENT_ONLY;
+    throw protocolError(
+      `${client ? "broker" : "client"} sent ${name.toUpperCase()}, which only a ${client ? "client" : "server"} sends (MQTT 5 §2.1.2, 3.1.1 §2.2.1)`,
+    );
   }
-
-  private decodePacket(body: Uint8Array, owned: boolean): Packet {
-    const p = decodeBody(this.#first, body, this.protocolVersion ?? 5, owned);
-    if (p.type === "connect" && this.protocolVersion === undefined) this.protocolVersion = p.protocolVersion;
-    return p;
+  if (name === "auth" && protocolVersion === 4) throw malformed("AUTH does not exist in MQTT 3.1.1");
+  if (protocolVersion === undefined && name !== "connect") throw protocolError(`the first packet must be CONNECT, not ${name.toUpperCase()}`);
+  if (name === "publish") {
+    if ((flags & 6) === 6) throw malformed("PUBLISH with QoS 3");
+    if (flags & 8 && (flags & 6) === 0) throw protocolError("PUBLISH with QoS 0 and DUP set");
+  } else {
+    const required = name === "pubrel" || name === "subscribe" || name === "unsubscribe" ? 2 : 0;
+    if (flags !== required) throw malformed(`reserved flag bits of ${name.toUpperCase()} must be ${required}, not ${flags}`);
   }
 }
 
-/** Decodes one whole packet (fixed header included); throws if it is bad or has trailing bytes. */
-export function decode(bytes: Uint8Array, version: ProtocolVersion = 4, maxPacketSize?: number): Packet {
-  const d = new PacketDecoder({ protocolVersion: version, maxPacketSize });
-  const packets = d.push(bytes);
-  if (packets.length !== 1 || d.buffered !== 0)
-    throw malformed(packets.length === 0 ? "incomplete packet" : "bytes after the end of the packet");
-  return packets[0];
+function tooLarge(first: number, total: number, max: number): MqttError {
+  return new MqttError("packettoolarge", `${PACKET_NAMES[first >> 4]!.toUpperCase()} of ${total} bytes is over the maximum packet size ${max}`, 0x95);
+}
+
+/**
+ * Decodes one whole packet (fixed header included); throws if it is bad, incomplete or has
+ * trailing bytes. The streaming decoder's checks, in its order, without its frames (a generator)
+ * on the stack under the body's decoding.
+ */
+export function decode(bytes: Uint8Array, version: ProtocolVersion = 4, maxPacketSize = Infinity): Packet {
+  if (bytes.length === 0) throw malformed("incomplete packet");
+  const first = bytes[0];
+  checkHeader(first, version, 0);
+  let length = 0;
+  let at = 1;
+  for (let mul = 1; ; at++, mul *= 128) {
+    if (at === 5) throw malformed("remaining length is longer than 4 bytes");
+    if (at === bytes.length) throw malformed("incomplete packet");
+    length += (bytes[at] & 0x7f) * mul;
+    if (!(bytes[at] & 0x80)) break;
+  }
+  const total = at + 1 + length;
+  if (total > maxPacketSize) throw tooLarge(first, total, maxPacketSize);
+  if (bytes.length < total) throw malformed("incomplete packet");
+  if (bytes.length > total) throw malformed(`${bytes.length - total} bytes after the end of the packet`);
+  return decodeBody(first, bytes.subarray(at + 1), version, false);
 }
 
 // ------------------------------------------------------------------ bodies
@@ -273,12 +285,6 @@ class Reader {
     return b;
   }
 
-  properties(context: PropertyContext): Properties | undefined {
-    const r = readProperties(this.buf, this.off, this.buf.length, context);
-    this.off = r.off;
-    return r.properties;
-  }
-
   end(): void {
     if (this.off !== this.buf.length) throw malformed(`${this.what} has ${this.buf.length - this.off} bytes after its end`);
   }
@@ -306,7 +312,7 @@ function decodeBody(first: number, body: Uint8Array, v: ProtocolVersion, owned: 
       return decodeAck(r, type, v);
     case "subscribe": {
       const packetId = r.packetId();
-      const properties = v === 5 ? r.properties("subscribe") : undefined;
+      const properties = v === 5 ? readProperties(r, "subscribe") : undefined;
       const subscriptions: Subscription[] = [];
       while (r.left > 0) {
         const topic = r.string("topic filter");
@@ -334,7 +340,7 @@ function decodeBody(first: number, body: Uint8Array, v: ProtocolVersion, owned: 
         return { type, packetId, reasonCodes: [] };
       }
       const packetId = r.packetId();
-      const properties = v === 5 ? r.properties(type) : undefined;
+      const properties = v === 5 ? readProperties(r, type) : undefined;
       const reasonCodes = Array.from(body.subarray(r.off));
       if (type === "suback" && reasonCodes.length === 0) throw protocolError("SUBACK without a reason code");
       for (const c of reasonCodes) {
@@ -345,7 +351,7 @@ function decodeBody(first: number, body: Uint8Array, v: ProtocolVersion, owned: 
     }
     case "unsubscribe": {
       const packetId = r.packetId();
-      const properties = v === 5 ? r.properties("unsubscribe") : undefined;
+      const properties = v === 5 ? readProperties(r, "unsubscribe") : undefined;
       const topics: string[] = [];
       while (r.left > 0) topics.push(r.string("topic filter"));
       if (topics.length === 0) throw protocolError("UNSUBSCRIBE without a topic filter");
@@ -363,7 +369,7 @@ function decodeBody(first: number, body: Uint8Array, v: ProtocolVersion, owned: 
       }
       const reasonCode = r.u8("reason code");
       checkReason(type, reasonCode);
-      const properties = r.left > 0 ? r.properties(type) : undefined;
+      const properties = r.left > 0 ? readProperties(r, type) : undefined;
       r.end();
       return withProps({ type, reasonCode }, properties);
     }
@@ -391,11 +397,11 @@ function decodeConnect(r: Reader): ConnectPacket {
   const hasUser = !!(flags & 0x80);
   if (v === 4 && hasPassword && !hasUser) throw malformed("MQTT 3.1.1 CONNECT with a password but no user name");
   const keepalive = r.u16("keepalive");
-  const properties = v === 5 ? r.properties("connect") : undefined;
+  const properties = v === 5 ? readProperties(r, "connect") : undefined;
   const clientId = r.string("client identifier");
   const p: ConnectPacket = { type: "connect", protocolVersion: v, clientId, cleanStart: !!(flags & 2), keepalive };
   if (hasWill) {
-    const willProps = v === 5 ? r.properties("will") : undefined;
+    const willProps = v === 5 ? readProperties(r, "will") : undefined;
     const topic = r.string("will topic");
     if (topic.length === 0 || /[+#]/.test(topic)) throw protocolError(`invalid will topic "${topic}"`, 0x90);
     const will: Will = { topic, payload: r.binary("will payload"), qos: willQoS as QoS, retain: willRetain };
@@ -422,7 +428,7 @@ function decodeConnack(r: Reader, v: ProtocolVersion): ConnackPacket {
   }
   checkReason("connack", reasonCode);
   if (reasonCode !== 0 && sessionPresent) throw malformed("a refusing CONNACK must not say session present");
-  const properties = r.properties("connack");
+  const properties = readProperties(r, "connack");
   r.end();
   return withProps({ type: "connack", sessionPresent, reasonCode }, properties);
 }
@@ -435,7 +441,7 @@ function decodePublish(r: Reader, first: number, v: ProtocolVersion, owned: bool
   const p: PublishPacket = { type: "publish", topic, payload: EMPTY, qos, retain: !!(first & 1), dup: !!(first & 8) };
   if (qos > 0) p.packetId = r.packetId();
   if (v === 5) {
-    const properties = r.properties("publish");
+    const properties = readProperties(r, "publish");
     if (properties) p.properties = properties;
   }
   // the payload is the rest; copied out of the caller's chunk, a view of our own buffer otherwise
@@ -451,7 +457,7 @@ function decodeAck(r: Reader, type: AckPacket["type"], v: ProtocolVersion): AckP
   }
   const reasonCode = r.u8("reason code");
   checkReason(type, reasonCode);
-  const properties = r.left > 0 ? r.properties(type) : undefined;
+  const properties = r.left > 0 ? readProperties(r, type) : undefined;
   r.end();
   return withProps({ type, packetId, reasonCode }, properties);
 }

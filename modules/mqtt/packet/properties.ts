@@ -6,7 +6,7 @@
  */
 import { MqttError, malformed, protocolError } from "../errors.js";
 import type { Properties, UserProperties } from "./types.js";
-import { readUtf8, utf8Length, writeUtf8 } from "./utf8.js";
+import { readString, utf8Length, writeUtf8 } from "./utf8.js";
 import { readVarint, varintLength, writeVarint } from "./varint.js";
 
 /** Where properties appear: a packet type, or the will properties inside CONNECT. */
@@ -263,21 +263,30 @@ function writeValue(type: PropType, v: unknown, buf: Uint8Array, off: number): n
 
 // ------------------------------------------------------------------ decoding
 
+/** Where a packet is read: its bytes, and the offset reached (the body decoder's Reader). */
+export interface Cursor {
+  readonly buf: Uint8Array;
+  off: number;
+}
+
 /**
- * Reads a property block (length prefix and properties) at `off`, not past `end`. Returns the
- * properties (undefined when the block is empty) and the offset after it.
+ * Reads a property block (length prefix and properties) at `at.off`, not past the end of
+ * `at.buf`, and moves `at.off` past it. Returns the properties (undefined when the block is
+ * empty). Called by the body decoders themselves (no Reader method in between: a string
+ * property is the deepest point of a packet's decoding, where every frame counts on a device).
  */
-export function readProperties(
-  buf: Uint8Array,
-  off: number,
-  end: number,
-  context: PropertyContext,
-): { properties: Properties | undefined; off: number } {
+export function readProperties(at: Cursor, context: PropertyContext): Properties | undefined {
+  const buf = at.buf;
+  const end = buf.length;
+  let off = at.off;
   const [length, after] = readVarint(buf, off, end, "property length");
   off = after;
   const stop = off + length;
   if (stop > end) throw malformed(`${context} property length ${length} runs past the end of the packet`);
-  if (length === 0) return { properties: undefined, off };
+  if (length === 0) {
+    at.off = off;
+    return undefined;
+  }
   const props: Properties = {};
   const seen = new Uint8Array(64);
   while (off < stop) {
@@ -335,20 +344,12 @@ export function readProperties(
     else if (repeatable) ((bag.subscriptionIdentifiers ??= []) as number[]).push(v as number);
     else bag[d.name] = v;
   }
-  return { properties: props, off };
+  at.off = off;
+  return props;
 }
 
 function need(off: number, n: number, stop: number, d: PropDef): void {
   if (off + n > stop) throw malformed(`property ${d.name} runs past the end of the properties`);
 }
 
-/** Reads a length-prefixed MQTT string; returns it and the offset after it. */
-export function readString(buf: Uint8Array, off: number, end: number, what: string): [string, number] {
-  if (off + 2 > end) throw malformed(`${what} runs past the end of the packet`);
-  const n = (buf[off] << 8) | buf[off + 1];
-  const start = off + 2;
-  if (start + n > end) throw malformed(`${what} runs past the end of the packet`);
-  return [readUtf8(buf, start, start + n, what), start + n];
-}
-
-export { stringSize, writeString };
+export { readString, stringSize, writeString };

@@ -48,17 +48,31 @@ export function writeUtf8(s: string, buf: Uint8Array, off: number): number {
   return off;
 }
 
-const CHUNK = 1024;
+/**
+ * Code units per `String.fromCharCode(...units)`: a call's arguments are on the JavaScript stack
+ * (XS: a slot each), and a device's whole stack is 384 slots. Decoding a 200-character topic in
+ * one call overflowed it.
+ */
+const CHUNK = 16;
+/** Decoded text is gathered in one string up to about this length, then in a list joined at the end. */
+const PIECE = 256;
 
 /**
- * Decodes `buf[start..end)` as an MQTT string; throws a malformed-packet error (0x81) for
- * ill-formed UTF-8 (overlong forms, surrogates, beyond U+10FFFF, truncated) or U+0000.
+ * Reads a length-prefixed MQTT string at `off`, not past `end`; returns it and the offset after
+ * it. Throws a malformed-packet error (0x81) for a length that runs past `end`, ill-formed UTF-8
+ * (overlong forms, surrogates, beyond U+10FFFF, truncated) or U+0000. The length and the decoding
+ * are in this one function: a string is read at the deepest point of a packet's decoding (a
+ * property inside a will inside a CONNECT), where every frame counts on a device.
  */
-export function readUtf8(buf: Uint8Array, start: number, end: number, what: string): string {
+export function readString(buf: Uint8Array, off: number, end: number, what: string): [string, number] {
+  if (off + 2 > end) throw malformed(`${what} runs past the end of the packet`);
+  let i = off + 2;
+  const stop = i + ((buf[off] << 8) | buf[off + 1]);
+  if (stop > end) throw malformed(`${what} runs past the end of the packet`);
   let s = "";
+  let pieces: string[] | undefined;
   const units: number[] = [];
-  let i = start;
-  while (i < end) {
+  while (i < stop) {
     const c = buf[i++];
     let cp: number;
     if (c < 0x80) {
@@ -71,8 +85,8 @@ export function readUtf8(buf: Uint8Array, start: number, end: number, what: stri
       else if (c >= 0xe0 && c < 0xf0) (need = 2), (cp = c & 0x0f), (min = 0x800);
       else if (c >= 0xf0 && c < 0xf5) (need = 3), (cp = c & 0x07), (min = 0x10000);
       else throw malformed(`${what} is not valid UTF-8`);
-      if (i + need > end) throw malformed(`${what} is not valid UTF-8 (truncated sequence)`);
-      for (let k = 0; k < need; k++) {
+      if (i + need > stop) throw malformed(`${what} is not valid UTF-8 (truncated sequence)`);
+      for (; need > 0; need--) {
         const b = buf[i++];
         if ((b & 0xc0) !== 0x80) throw malformed(`${what} is not valid UTF-8`);
         cp = (cp << 6) | (b & 0x3f);
@@ -86,9 +100,18 @@ export function readUtf8(buf: Uint8Array, start: number, end: number, what: stri
       units.push(0xd800 + (cp >> 10), 0xdc00 + (cp & 0x3ff));
     }
     if (units.length >= CHUNK) {
+      if (s.length >= PIECE) {
+        (pieces ??= []).push(s);
+        s = "";
+      }
       s += String.fromCharCode(...units);
       units.length = 0;
     }
   }
-  return units.length ? s + String.fromCharCode(...units) : s;
+  if (units.length) s += String.fromCharCode(...units);
+  if (pieces) {
+    pieces.push(s);
+    s = pieces.join("");
+  }
+  return [s, stop];
 }

@@ -107,58 +107,78 @@ function definedKeys(o: object, strict: boolean): string[] {
  * element-wise arrays and typed arrays, Maps and Sets by content, Errors by name and message,
  * plain objects by their enumerable own keys (undefined-valued keys ignored unless `strict`,
  * where constructors must match too).
+ *
+ * Iterative, not recursive: the pairs still to compare are on a list of our own, so a deep
+ * structure costs heap, not JavaScript stack. The strict XS run gives a test the device's 384
+ * stack slots, and a recursive comparison spent about 37 of them per level of nesting (a packet's
+ * will, its properties, a user property pair: past the limit), which the code under test never
+ * does. A pair met again (a cycle, or a shared object) counts as equal: any difference found
+ * elsewhere ends the comparison at once, so every pair already met is equal or still being compared.
  */
-export function equals(a: unknown, b: unknown, strict = false, seen: [unknown, unknown][] = []): boolean {
-  if (isAsymmetric(b)) return b.asymmetricMatch(a);
-  if (isAsymmetric(a)) return a.asymmetricMatch(b);
-  if (Object.is(a, b)) return true;
-  if (typeof a !== "object" || typeof b !== "object" || a === null || b === null) return false;
-  if (tag(a) !== tag(b)) return false;
-  if (strict && Object.getPrototypeOf(a) !== Object.getPrototypeOf(b)) return false;
-  for (const [x, y] of seen) if (x === a && y === b) return true;
-  seen.push([a, b]);
-  try {
-    if (a instanceof Error && b instanceof Error) return a.name === b.name && a.message === b.message;
-    if (a instanceof Date && b instanceof Date) return Object.is(a.getTime(), b.getTime());
-    if (a instanceof RegExp && b instanceof RegExp) return a.source === b.source && a.flags === b.flags;
-    if (a instanceof ArrayBuffer && b instanceof ArrayBuffer) return equals(new Uint8Array(a), new Uint8Array(b), strict, seen);
-    if (ArrayBuffer.isView(a) && ArrayBuffer.isView(b) && !(a instanceof DataView)) {
-      const x = a as unknown as ArrayLike<unknown>;
-      const y = b as unknown as ArrayLike<unknown>;
-      if (x.length !== y.length) return false;
-      for (let i = 0; i < x.length; i++) if (!Object.is(x[i], y[i])) return false;
-      return true;
-    }
-    if (a instanceof Map && b instanceof Map) {
-      if (a.size !== b.size) return false;
-      for (const [k, v] of a) {
-        if (b.has(k)) {
-          if (!equals(v, b.get(k), strict, seen)) return false;
-        } else if (![...b].some(([k2, v2]) => equals(k, k2, strict, seen) && equals(v, v2, strict, seen))) return false;
-      }
-      return true;
-    }
-    if (a instanceof Set && b instanceof Set) {
-      if (a.size !== b.size) return false;
-      for (const v of a) if (!b.has(v) && ![...b].some((w) => equals(v, w, strict, seen))) return false;
-      return true;
-    }
-    if (Array.isArray(a) && Array.isArray(b)) {
-      if (a.length !== b.length) return false;
-      for (let i = 0; i < a.length; i++) if (!equals(a[i], b[i], strict, seen)) return false;
-      if (!strict) return true;
-    }
-    const ka = definedKeys(a, strict);
-    const kb = definedKeys(b, strict);
-    if (ka.length !== kb.length) return false;
-    for (const k of ka) {
-      if (!Object.prototype.hasOwnProperty.call(b, k)) return false;
-      if (!equals((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k], strict, seen)) return false;
+export function equals(a: unknown, b: unknown, strict = false): boolean {
+  const todo: unknown[] = [a, b];
+  const met = new Map<object, object[]>();
+  while (todo.length) {
+    const y = todo.pop();
+    const x = todo.pop();
+    if (!shallowEquals(x, y, strict, todo, met)) return false;
+  }
+  return true;
+}
+
+/**
+ * Compares `x` and `y` but for their members, which it pushes on `todo` as (x', y') pairs;
+ * false at a difference.
+ */
+function shallowEquals(x: unknown, y: unknown, strict: boolean, todo: unknown[], met: Map<object, object[]>): boolean {
+  if (isAsymmetric(y)) return y.asymmetricMatch(x);
+  if (isAsymmetric(x)) return x.asymmetricMatch(y);
+  if (Object.is(x, y)) return true;
+  if (typeof x !== "object" || typeof y !== "object" || x === null || y === null) return false;
+  if (tag(x) !== tag(y)) return false;
+  if (strict && Object.getPrototypeOf(x) !== Object.getPrototypeOf(y)) return false;
+  const partners = met.get(x);
+  if (partners?.includes(y)) return true;
+  if (partners) partners.push(y);
+  else met.set(x, [y]);
+  if (x instanceof Error && y instanceof Error) return x.name === y.name && x.message === y.message;
+  if (x instanceof Date && y instanceof Date) return Object.is(x.getTime(), y.getTime());
+  if (x instanceof RegExp && y instanceof RegExp) return x.source === y.source && x.flags === y.flags;
+  const bytes = x instanceof ArrayBuffer && y instanceof ArrayBuffer;
+  if (bytes || (ArrayBuffer.isView(x) && ArrayBuffer.isView(y) && !(x instanceof DataView))) {
+    const p = (bytes ? new Uint8Array(x) : x) as unknown as ArrayLike<unknown>;
+    const q = (bytes ? new Uint8Array(y) : y) as unknown as ArrayLike<unknown>;
+    if (p.length !== q.length) return false;
+    for (let i = 0; i < p.length; i++) if (!Object.is(p[i], q[i])) return false;
+    return true;
+  }
+  if (x instanceof Map && y instanceof Map) {
+    if (x.size !== y.size) return false;
+    for (const [k, v] of x) {
+      if (y.has(k)) todo.push(v, y.get(k));
+      // a key that is not the same value: a search among y's entries, each a comparison of its own
+      else if (![...y].some(([k2, v2]) => equals(k, k2, strict) && equals(v, v2, strict))) return false;
     }
     return true;
-  } finally {
-    seen.pop();
   }
+  if (x instanceof Set && y instanceof Set) {
+    if (x.size !== y.size) return false;
+    for (const v of x) if (!y.has(v) && ![...y].some((w) => equals(v, w, strict))) return false;
+    return true;
+  }
+  if (Array.isArray(x) && Array.isArray(y)) {
+    if (x.length !== y.length) return false;
+    for (let i = 0; i < x.length; i++) todo.push(x[i], y[i]);
+    if (!strict) return true;
+  }
+  const kx = definedKeys(x, strict);
+  const ky = definedKeys(y, strict);
+  if (kx.length !== ky.length) return false;
+  for (const k of kx) {
+    if (!Object.prototype.hasOwnProperty.call(y, k)) return false;
+    todo.push((x as Record<string, unknown>)[k], (y as Record<string, unknown>)[k]);
+  }
+  return true;
 }
 
 /** jest's `toMatchObject`: every property of `expected` matches in `actual`, recursively. */

@@ -17,18 +17,50 @@ function str(s: string): string {
   return json.length > MAX_STRING ? json.slice(0, MAX_STRING) + `…" (${s.length} chars)` : json;
 }
 
-function list(items: Iterable<unknown>, depth: number, seen: Set<object>, total: number): string {
-  const out: string[] = [];
-  for (const item of items) {
-    if (out.length === MAX_ITEMS) break;
-    out.push(format(item, depth + 1, seen));
-  }
-  if (total > MAX_ITEMS) out.push(`… ${total - MAX_ITEMS} more`);
-  return out.join(", ");
+/** Formats the members of an object once they are strings (in order), and forgets it as seen. */
+interface Assemble {
+  o: object;
+  n: number;
+  make(parts: string[]): string;
 }
 
-/** A one-line, bounded description of `v`. */
-export function format(v: unknown, depth = 0, seen: Set<object> = new Set()): string {
+/** ", "-joined items, and how many were left out. */
+function items(parts: string[], total: number): string {
+  if (total > MAX_ITEMS) parts.push(`… ${total - MAX_ITEMS} more`);
+  return parts.join(", ");
+}
+
+/**
+ * A one-line, bounded description of `v`. Iterative, not recursive: the values still to format
+ * and the objects still to assemble are on lists of our own, so that a failure message about a
+ * nested value does not overflow the strict XS run's 384-slot stack (recursion cost about 60
+ * slots a level), which would turn the failure into an abort with no message.
+ */
+export function format(v: unknown): string {
+  const seen = new Set<object>(); // the objects being formatted around the current value (cycles)
+  const todo: ({ v: unknown; depth: number } | Assemble)[] = [{ v, depth: 0 }];
+  const done: string[] = [];
+  while (todo.length) {
+    const job = todo.pop()!;
+    if ("make" in job) {
+      seen.delete(job.o);
+      done.push(job.make(done.splice(done.length - job.n, job.n)));
+      continue;
+    }
+    const r = one(job.v, job.depth, seen);
+    if (typeof r === "string") {
+      done.push(r);
+      continue;
+    }
+    seen.add(r.job.o);
+    todo.push(r.job);
+    for (let i = r.members.length - 1; i >= 0; i--) todo.push({ v: r.members[i], depth: job.depth + 1 });
+  }
+  return done[0];
+}
+
+/** `v` as a string, or an object's members to format first and how to assemble them. */
+function one(v: unknown, depth: number, seen: Set<object>): string | { members: unknown[]; job: Assemble } {
   switch (typeof v) {
     case "string":
       return str(v);
@@ -54,29 +86,37 @@ export function format(v: unknown, depth = 0, seen: Set<object> = new Set()): st
   if (o instanceof Date) return `Date(${isNaN(o.getTime()) ? "Invalid" : o.toISOString()})`;
   if (o instanceof RegExp) return String(o);
   if (depth >= MAX_DEPTH) return Array.isArray(o) ? "[Array]" : `[${o.constructor?.name ?? "Object"}]`;
-  seen.add(o);
-  try {
-    const typed = typedArrayName(o);
-    if (typed) {
-      const a = o as unknown as ArrayLike<number | bigint>;
-      return `${typed}(${a.length}) [${list(Array.prototype.slice.call(a, 0, MAX_ITEMS + 1), depth, seen, a.length)}]`;
-    }
-    if (o instanceof ArrayBuffer) return `ArrayBuffer(${o.byteLength})`;
-    if (Array.isArray(o)) return `[${list(o, depth, seen, o.length)}]`;
-    if (o instanceof Map) {
-      const entries = [...o].slice(0, MAX_ITEMS).map(([k, val]) => `${format(k, depth + 1, seen)} => ${format(val, depth + 1, seen)}`);
-      if (o.size > MAX_ITEMS) entries.push(`… ${o.size - MAX_ITEMS} more`);
-      return `Map(${o.size}) {${entries.join(", ")}}`;
-    }
-    if (o instanceof Set) return `Set(${o.size}) {${list(o, depth, seen, o.size)}}`;
-    const name = o.constructor && o.constructor !== Object ? `${o.constructor.name} ` : "";
-    const keys = Object.keys(o);
-    const body = keys
-      .slice(0, MAX_ITEMS)
-      .map((k) => `${/^[A-Za-z_$][\w$]*$/.test(k) ? k : str(k)}: ${format((o as Record<string, unknown>)[k], depth + 1, seen)}`);
-    if (keys.length > MAX_ITEMS) body.push(`… ${keys.length - MAX_ITEMS} more`);
-    return `${name}{${body.join(", ")}}`;
-  } finally {
-    seen.delete(o);
+  if (o instanceof ArrayBuffer) return `ArrayBuffer(${o.byteLength})`;
+  const typed = typedArrayName(o);
+  if (typed) {
+    const a = o as unknown as ArrayLike<number | bigint>;
+    const members = Array.prototype.slice.call(a, 0, MAX_ITEMS);
+    return { members, job: { o, n: members.length, make: (p) => `${typed}(${a.length}) [${items(p, a.length)}]` } };
   }
+  if (Array.isArray(o)) {
+    const members = o.slice(0, MAX_ITEMS);
+    return { members, job: { o, n: members.length, make: (p) => `[${items(p, o.length)}]` } };
+  }
+  if (o instanceof Map) {
+    const members = [...o].slice(0, MAX_ITEMS).flat();
+    const make = (p: string[]) => {
+      const entries: string[] = [];
+      for (let i = 0; i < p.length; i += 2) entries.push(`${p[i]} => ${p[i + 1]}`);
+      return `Map(${o.size}) {${items(entries, o.size)}}`;
+    };
+    return { members, job: { o, n: members.length, make } };
+  }
+  if (o instanceof Set) {
+    const members = [...o].slice(0, MAX_ITEMS);
+    return { members, job: { o, n: members.length, make: (p) => `Set(${o.size}) {${items(p, o.size)}}` } };
+  }
+  const name = o.constructor && o.constructor !== Object ? `${o.constructor.name} ` : "";
+  const keys = Object.keys(o);
+  const shown = keys.slice(0, MAX_ITEMS);
+  const members = shown.map((k) => (o as Record<string, unknown>)[k]);
+  const make = (p: string[]) => {
+    const body = p.map((s, i) => `${/^[A-Za-z_$][\w$]*$/.test(shown[i]) ? shown[i] : str(shown[i])}: ${s}`);
+    return `${name}{${items(body, keys.length)}}`;
+  };
+  return { members, job: { o, n: members.length, make } };
 }
