@@ -122,6 +122,10 @@ describe("cosockets", () => {
       let n = 0;
       s.on("data", (d) => (n += d.length));
       s.on("end", () => s.end(`got ${n}`));
+      // reads nothing for a moment, so that B's queue fills and A stays suspended long enough for
+      // the sampler to see it however loaded the machine is
+      s.pause();
+      setTimeout(() => s.resume(), 300);
     });
     await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
     const total = 4 << 20;

@@ -330,31 +330,3 @@ describe("client: wsConnect against a malicious server", () => {
     ws.sock.abort();
   }, 30000);
 });
-
-describe("runtime: maxWriters bounds the writers suspended on one socket", () => {
-  it("the writer beyond the bound gets busy and nothing of it is taken", async () => {
-    const wrt = new Runtime(nodeHost(), { maxWriters: 4 });
-    const sink = await rawServer(() => undefined);
-    try {
-      // a peer that never reads: the upgrade head is sent, then nothing is read
-      const sock = await wrt.connect("127.0.0.1", sink.port);
-      sock.write("GET / HTTP/1.1\r\nHost: x\r\n\r\n").catch(() => undefined);
-      await until(wrt, () => sink.conns.length === 1, 3000, "the peer to see the request");
-      sink.conns[0].sock.pause();
-      const big = new Uint8Array(4 << 20);
-      const writes: Promise<unknown>[] = [];
-      for (let i = 0; i < 4; i++) writes.push(sock.write(big).catch((e: unknown) => e));
-      expect(sock.suspendedWriters).toBe(4);
-      const queued = sock.queued;
-      await expect(sock.write(big)).rejects.toMatchObject({ code: "busy" });
-      expect(sock.suspendedWriters).toBe(4);
-      expect(sock.queued).toBe(queued);
-      expect(sock.trywrite("x")).toBe(queued); // a non-suspending write is told the queue is full
-      sock.close();
-      for (const r of await Promise.all(writes)) expect(r).toMatchObject({ code: "socketclosed" });
-    } finally {
-      wrt.shutdown();
-      await sink.close();
-    }
-  });
-});

@@ -150,3 +150,32 @@ describe("keepalive", () => {
     expect(logs).toEqual([]);
   });
 });
+
+describe("runtime: maxWriters bounds the writers suspended on one socket", () => {
+  it("the writer beyond the bound gets busy and nothing of it is taken", async () => {
+    const bounded = new Runtime(sim.host("10.0.0.3"), { maxWriters: 4 });
+    const listener = await server.bind(7);
+    let accepted = 0;
+    listener.event(async (l) => {
+      while (await l.accept()) accepted++; // accepted and never read: its window stays shut
+    });
+    try {
+      const sock = await bounded.connect(SERVER, 7);
+      await until(bounded, () => accepted === 1, 3000, "the peer to accept");
+      const big = new Uint8Array(1 << 20);
+      const writes: Promise<unknown>[] = [];
+      for (let i = 0; i < 4; i++) writes.push(sock.write(big).catch((e: unknown) => e));
+      expect(sock.suspendedWriters).toBe(4);
+      const queued = sock.queued;
+      await expect(sock.write(big)).rejects.toMatchObject({ code: "busy" });
+      expect(sock.suspendedWriters).toBe(4);
+      expect(sock.queued).toBe(queued);
+      expect(sock.trywrite("x")).toBe(queued); // a non-suspending write is told the queue is full
+      sock.close();
+      for (const r of await Promise.all(writes)) expect(r).toMatchObject({ code: "socketclosed" });
+    } finally {
+      bounded.shutdown();
+      listener.close();
+    }
+  });
+});

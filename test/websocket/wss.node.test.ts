@@ -100,7 +100,7 @@ describe("wss:// and https", () => {
       await page.waitForFunction(`document.getElementById("state").textContent === "connected"`, null, { timeout: 10000 });
       await page.waitForSelector("#s-activeCons");
       await page.fill("#msg", "hello over wss");
-      await page.click("button");
+      await page.click("#f button");
       await page.waitForFunction(`document.getElementById("log").textContent.includes("echo: hello over wss")`, null, { timeout: 10000 });
       expect(await page.evaluate("location.protocol")).toBe("https:");
     } finally {
