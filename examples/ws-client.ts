@@ -88,6 +88,12 @@ export class WsClientApp {
   }
 
   async #run(): Promise<void> {
+    // Go on in a later turn, from an empty stack: called from the constructor, the first
+    // connect (wsConnect → httpRequest → Socket.connect, each an async function) would run on
+    // top of whatever built the app — on the device, the main module's body — and that chain
+    // overflowed the 384-slot JavaScript stack of the lin simulator (measured with mcsim: 364
+    // slots in use at Socket.connect, 110 of them below #run's first await).
+    await Promise.resolve();
     const { url, interval: _i, retryDelay: _r, message: _m, ...wsOptions } = this.#options;
     while (!this.#stopped) {
       let ws: WebSocket;

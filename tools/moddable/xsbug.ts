@@ -15,7 +15,7 @@ import { createServer, type Server, type Socket } from "node:net";
 export interface XsbugEvent {
   /** Machine title from `<login name="…">` ("mcsim" for the simulator's own machine). */
   machine: string;
-  kind: "log" | "break";
+  kind: "log" | "break" | "frames";
   text: string;
 }
 
@@ -65,6 +65,16 @@ class Connection {
   }
 
   private message(body: string): void {
+    if (process.env.COSOCK_XSBUG_RAW) process.stderr.write(`[xsbug ${this.machine}] ${body}\n`);
+    const frames = /<frames>([\s\S]*?)<\/frames>/.exec(body);
+    if (frames) {
+      // the stack at a break: one "name path:line" per frame, innermost first
+      const list = [...frames[1].matchAll(/<frame\b([^>]*?)\/?>/g)].map((f) => {
+        const path = attr(f[1], "path");
+        return `${attr(f[1], "name") ?? "?"}${path ? ` ${path}:${attr(f[1], "line")}` : ""}`;
+      });
+      this.emit({ machine: this.machine, kind: "frames", text: list.join("\n") });
+    }
     const login = /<login\b([^>]*)\/?>/.exec(body);
     if (login) {
       this.machine = attr(login[1], "name") ?? "?";
@@ -125,7 +135,10 @@ export class XsbugListener {
 
   /** Lines logged by the app (not by the simulator's own machine) since index `from`. */
   lines(from = 0): string[] {
-    return this.events.slice(from).filter((e) => e.machine !== "mcsim").map((e) => (e.kind === "break" ? `[break] ${e.text}` : e.text));
+    return this.events
+      .slice(from)
+      .filter((e) => e.machine !== "mcsim" && e.kind !== "frames")
+      .map((e) => (e.kind === "break" ? `[break] ${e.text}` : e.text));
   }
 
   /**
