@@ -9,12 +9,15 @@
  *
  * Needs $MODDABLE (a built SDK) and mcconfig on the PATH; without them it prints one line saying
  * why it did not run and exits 0 (no registry these machines reach ships the SDK: this suite is
- * not part of CI). `--keep` keeps the build directories; COSOCK_XSBUG_RAW=1 prints every xsbug
+ * not part of CI). `--esp32` instead checks the JavaScript stages of an ESP32 build of each app
+ * (`esp32/nodemcu`: tsc, xsc and xsl, no ESP-IDF needed; tools/moddable/esp32.ts): no error, and
+ * no xsl warning about a cosock module. `--keep` keeps the build directories; COSOCK_XSBUG_RAW=1 prints every xsbug
  * message; COSOCK_MC_TRACE=1 prints the apps' trace lines as they come.
  */
 import { rmSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { esp32JsStages, ourWarnings } from "./esp32.js";
 import { scenarios, type Ctx } from "./scenarios.js";
 import { buildApp, runApp, sdk, startDisplay, type Built, type RunningApp } from "./sim.js";
 
@@ -29,6 +32,7 @@ async function main(): Promise<number> {
   const args = process.argv.slice(2);
   const keep = args.includes("--keep");
   const names = args.filter((a) => !a.startsWith("--"));
+  if (args.includes("--esp32")) return esp32(names);
   const chosen = names.length ? scenarios.filter((sc) => names.some((n) => sc.name === n || sc.name.includes(n))) : scenarios;
   console.log(`Moddable SDK ${s.version} at ${s.moddable}; lin simulator; scenarios: ${chosen.map((c) => c.name).join(", ")}`);
 
@@ -85,6 +89,31 @@ async function main(): Promise<number> {
     }
   } finally {
     display.stop();
+  }
+  console.log(`${passed} passed, ${failed} failed`);
+  return failed ? 1 : 0;
+}
+
+const APPS = ["echo", "proxy", "ntp", "sntp", "mqtt", "modbus", "wsclient"];
+
+function esp32(names: string[]): number {
+  let passed = 0;
+  let failed = 0;
+  console.log("ESP32 (esp32/nodemcu) JavaScript stages: tsc, xsc, xsl (no ESP-IDF: the C stages are not run)");
+  for (const app of names.length ? APPS.filter((a) => names.includes(a)) : APPS) {
+    const t = Date.now();
+    const r = esp32JsStages(root, app);
+    const ours = ourWarnings(r);
+    const others = r.warnings.length - ours.length;
+    const took = `${Math.round((Date.now() - t) / 1000)} s`;
+    if (r.ok && ours.length === 0) {
+      passed++;
+      console.log(`  ✓ ${app}: tsc, xsc and xsl pass (${took}; xsl warnings about cosock modules: none; about the SDK's: ${others})`);
+    } else {
+      failed++;
+      const why = [...r.errors, ...ours].slice(0, 20).join("\n      ") || r.log.trim().split("\n").slice(-15).join("\n      ");
+      console.log(`  ✗ ${app} (${took})\n      ${why}`);
+    }
   }
   console.log(`${passed} passed, ${failed} failed`);
   return failed ? 1 : 0;
