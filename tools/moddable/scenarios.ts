@@ -177,8 +177,9 @@ const sntp: Scenario = {
 
 /** mosquitto_sub on the broker's plain listener, subscribed before it resolves. */
 async function subscriber(port: number, topic: string) {
-  const sub = background("mosquitto_sub", ["-h", "127.0.0.1", "-p", String(port), "-V", "mqttv5", "-q", "2", "-v", "-d", "-t", `${topic}/#`]);
-  await sub.waitFor(/SUBACK/);
+  // line-buffered: through a pipe, mosquitto_sub's stdout is block-buffered
+  const sub = background("stdbuf", ["-oL", "mosquitto_sub", "-h", "127.0.0.1", "-p", String(port), "-V", "mqttv5", "-q", "2", "-v", "-d", "-t", `${topic}/#`]);
+  await sub.waitFor(/SUBACK/, 60_000);
   return sub;
 }
 
