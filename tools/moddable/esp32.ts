@@ -46,7 +46,8 @@ export function esp32JsStages(root: string, app: string, board = "nodemcu"): JsS
     log += `${make.stdout}${make.stderr}`;
     const lines = log.split("\n");
     const warnings = lines.filter((l) => /warning/i.test(l));
-    const errors = lines.filter((l) => /error/i.test(l) && !/warning/i.test(l));
+    // "file.ts(3,4): error TS…", "file.js:12: error: …", "### error: …", make's "*** … Error 2"
+    const errors = lines.filter((l) => /\berror\b(\s+TS\d+)?:|\*\*\*.*\bError\b/i.test(l) && !l.startsWith("# "));
     return { ok: make.status === 0 && errors.length === 0 && /# xsl modules/.test(log), warnings, errors, log };
   } finally {
     rmSync(out, { recursive: true, force: true });

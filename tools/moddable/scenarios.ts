@@ -326,9 +326,11 @@ const modbus: Scenario = {
 
 /** Example 5 (the WebSocket echo server) as a desktop process. */
 async function example5(root: string, port: number, tls?: { certFile: string; keyFile: string }) {
-  const args = ["tsx", "examples/05-websocket-server.ts", "--port", String(port), "--intf", "127.0.0.1"];
+  // one node process (tsx as a loader), so that stopping it stops the server: npx and the tsx
+  // command run the script in a child process that a signal to them does not reach
+  const args = ["--import", "tsx", "examples/05-websocket-server.ts", "--port", String(port), "--intf", "127.0.0.1"];
   if (tls) args.push("--cert", tls.certFile, "--key", tls.keyFile);
-  const server = background("npx", args, root);
+  const server = background(process.execPath, args, root);
   await server.waitFor(/WebSocket echo \(example 5\) on/, 60_000);
   return server;
 }

@@ -1,0 +1,11 @@
+import { spawn } from "node:child_process";
+import { startDisplay } from "../sim.js";
+import { XsbugListener } from "../xsbug.js";
+const d = await startDisplay();
+const x = new XsbugListener((e) => console.log("EV", e.kind, e.machine, e.text));
+const port = await x.listen();
+const g = spawn("gdb", ["-batch", "-x", "/tmp/gdbcmds", "--args", "/opt/moddable/build/bin/lin/release/mcsim", process.argv[2]], { env: { ...process.env, DISPLAY: d.name, XSBUG_HOST: "127.0.0.1", XSBUG_PORT: String(port) }, stdio: ["ignore", "pipe", "pipe"] });
+let out = ""; g.stdout.on("data", (b) => (out += b)); g.stderr.on("data", (b) => (out += b));
+await new Promise((r) => g.on("exit", r));
+console.log(out.split("\n").slice(-40).join("\n"));
+await x.close(); d.stop();
