@@ -149,6 +149,7 @@ export function background(cmd: string, args: string[], cwd?: string): Backgroun
 export interface TestPki {
   dir: string;
   caCert: string;
+  /** The server's certificate followed by the CA's. */
   certFile: string;
   keyFile: string;
   remove(): void;
@@ -167,11 +168,15 @@ export function makeRsaPki(): TestPki {
   writeFileSync(join(dir, "server.ext"), "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nsubjectAltName=DNS:localhost,IP:127.0.0.1\n");
   openssl(dir, ["req", "-new", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=localhost"]);
   openssl(dir, ["x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-days", "2", "-sha256", "-extfile", "server.ext", "-out", "server.pem"]);
+  // The server sends its chain with the CA: Moddable's TLS client (SDK 8.2.3, ssl_cert.js
+  // verify) checks the server's name only on chain entries before the last, so a server that
+  // sends its leaf alone is never trusted ("certificate: auth err") however it is signed.
+  writeFileSync(join(dir, "chain.pem"), readFileSync(join(dir, "server.pem"), "utf8") + readFileSync(join(dir, "ca.pem"), "utf8"));
   spawnSync("chmod", ["-R", "a+rX", dir]); // mosquitto drops to its own user
   return {
     dir,
     caCert: readFileSync(join(dir, "ca.pem"), "utf8"),
-    certFile: join(dir, "server.pem"),
+    certFile: join(dir, "chain.pem"),
     keyFile: join(dir, "server.key"),
     remove: () => rmSync(dir, { recursive: true, force: true }),
   };

@@ -179,7 +179,12 @@ const sntp: Scenario = {
 async function subscriber(port: number, topic: string) {
   // line-buffered: through a pipe, mosquitto_sub's stdout is block-buffered
   const sub = background("stdbuf", ["-oL", "mosquitto_sub", "-h", "127.0.0.1", "-p", String(port), "-V", "mqttv5", "-q", "2", "-v", "-d", "-t", `${topic}/#`]);
-  await sub.waitFor(/SUBACK/, 60_000);
+  try {
+    await sub.waitFor(/SUBACK/, 60_000);
+  } catch (e) {
+    await sub.stop();
+    throw e;
+  }
   return sub;
 }
 
