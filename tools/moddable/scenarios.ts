@@ -340,8 +340,9 @@ async function example5(root: string, port: number, tls?: { certFile: string; ke
   return server;
 }
 
-async function wsEchoes(app: RunningApp, url: string, from = 0): Promise<void> {
-  const connected = await app.xsbug.waitFor(new RegExp(`^connected to ${esc(url)}$|^cannot connect|not retrying`), 60_000, from);
+/** Connected (the first failure ends the wait, unless `retrying`: failures are expected) and echoed. */
+async function wsEchoes(app: RunningApp, url: string, from = 0, retrying = false): Promise<void> {
+  const connected = await app.xsbug.waitFor(new RegExp(`^connected to ${esc(url)}$|not retrying${retrying ? "" : "|^cannot connect"}`), 60_000, from);
   expect(connected.startsWith("connected"), connected);
   // three messages, each echoed by example 5 (the count goes on over reconnections)
   const first = await app.xsbug.waitFor(/^received: hello (\d+) from cosock$/, 30_000, from);
@@ -365,7 +366,7 @@ const wsclient: Scenario = {
           await app.xsbug.waitFor(/^closed by the server|^connection lost: /, 30_000, from);
           await app.xsbug.waitFor(/^cannot connect to /, 30_000, from);
           server = await example5(ctx.root, port);
-          await wsEchoes(app, url, from);
+          await wsEchoes(app, url, from, true);
         });
       } finally {
         await healthy(ctx, "wsclient", app);
