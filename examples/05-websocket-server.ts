@@ -34,11 +34,20 @@ export function example5(rt: Runtime, port = 0, options: UpgradeOptions & { intf
 }
 
 // run directly on the desktop (the peer of the device's WebSocket client, manifests/wsclient):
-//   npx tsx examples/05-websocket-server.ts [--port 8080] [--intf 0.0.0.0]
+//   npx tsx examples/05-websocket-server.ts [--port 8080] [--intf 0.0.0.0] [--cert FILE --key FILE]
+// With --cert and --key (PEM files: the certificate chain and its key) it serves wss:// (and https://).
 desktopMain("05-websocket-server.ts", async (rt, arg, process) => {
   const intf = arg("intf", "0.0.0.0");
-  const server = await example5(rt, Number(arg("port", "8080")), { intf });
-  console.log(`WebSocket echo (example 5) on ws://${intf}:${server.port}/ws (Ctrl-C stops)`);
+  const certFile = arg("cert", "");
+  const keyFile = arg("key", "");
+  if (!certFile !== !keyFile) throw new Error("--cert and --key go together");
+  let tls: TLSServerOptions | undefined;
+  if (certFile) {
+    const { readFileSync } = await import("node:fs"); // desktop only: this branch never runs on a device
+    tls = { cert: readFileSync(certFile, "utf8"), key: readFileSync(keyFile, "utf8") };
+  }
+  const server = await example5(rt, Number(arg("port", "8080")), { intf, tls });
+  console.log(`WebSocket echo (example 5) on ${tls ? "wss" : "ws"}://${intf}:${server.port}/ws (Ctrl-C stops)`);
   process.once("SIGINT", () => {
     server.close();
     rt.shutdown();

@@ -72,7 +72,10 @@ export class WsClientApp {
     this.#options = options;
     this.#log = log;
     // The connection loop starts from a promise job of its own, not on top of the caller's
-    // frames: on the device the caller is the app's main module (test/xs/apps.xs.ts).
+    // frames: on the device the caller is the app's main module, and the first connect
+    // (wsConnect → httpRequest → Socket.connect, each an async function that runs on its
+    // caller's stack until it first awaits) overflowed the lin simulator's 384-slot stack on top
+    // of it (364 slots in use at Socket.connect, measured with mcsim; test/xs/apps.xs.ts).
     this.done = Promise.resolve().then(() => this.#run());
   }
 

@@ -27,12 +27,6 @@ declare module "embedded:io/socket/listener" {
 
 declare module "embedded:io/socket/udp" {
   export default interface UDP {
-    /**
-     * modules/io/socket/lwip/udp.c xs_udp_write (and lin/udp.c) take (address, port, buffer), as
-     * Moddable's own DNS resolver calls it (examples/io/udp/dns/dns.js); the typings declare
-     * (buffer, address, port).
-     */
-    write(address: string, port: number, buffer: Buffer): void;
     /** xs_udp_read: nothing when no datagram waits. */
     read(): (ArrayBuffer & { address: string; port: number }) | undefined;
     /** xs_udp_close (missing from the typings). */

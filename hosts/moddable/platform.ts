@@ -88,8 +88,11 @@ export type PlatformDatagram = ArrayBuffer & { address: string; port: number };
 
 export interface PlatformUDP {
   read(): PlatformDatagram | undefined;
-  /** Moddable's argument order: address, port, then the bytes (the typings say otherwise). */
-  write(address: string, port: number, data: PlatformBytes): void;
+  /**
+   * The bytes, then address and port (ECMA-419's order; xs_udp_write in Moddable's
+   * modules/io/socket/lwip/udp.c and lin/udp.c takes the buffer as its first argument).
+   */
+  write(data: PlatformBytes, address: string, port: number): void;
   close(): void;
 }
 

@@ -5,7 +5,7 @@
  * - A platform UDP socket cannot tell its port. So for port 0 the host picks an ephemeral port
  *   itself (49152–65535, from a random start, the next one if taken), so that `local.port` is
  *   known: a server bound to "any port" can tell its peers where it is.
- * - Moddable's write takes (address, port, bytes) and copies the bytes.
+ * - Moddable's write takes (bytes, address, port), ECMA-419's order, and copies the bytes.
  * - Received datagrams wait in the platform (unbounded on lwIP) until read.
  */
 import type { Datagram, Endpoint, UDP, UDPOptions } from "../../src/host.js";
@@ -67,7 +67,7 @@ export class ModdableUDP implements UDP {
 
   write(data: Uint8Array, address: string, port: number): void {
     if (this.#closed || !this.#udp) throw new Error("closed");
-    this.#udp.write(address, port, data);
+    this.#udp.write(data, address, port);
   }
 
   close(): void {

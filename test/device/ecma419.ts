@@ -408,7 +408,9 @@ export function ecma419(options: EmulationOptions = {}): Emulation {
       return this.#queue.shift();
     }
 
-    write(address: string, port: number, data: PlatformBytes): void {
+    write(data: PlatformBytes, address: string, port: number): void {
+      // xs_udp_write: the buffer first ("invalid buffer" for anything else), then address and port
+      if (!(data instanceof ArrayBuffer) && !ArrayBuffer.isView(data)) throw new TypeError("invalid buffer");
       if (typeof address !== "string" || !net.isIPv4(address)) throw new RangeError("invalid IP address");
       this.#socket.send(Buffer.from(bytesOf(data)), port, address);
     }
