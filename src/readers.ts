@@ -56,17 +56,24 @@ async function gather(
   }
 }
 
-export async function readLine(src: ByteSource, options: ReadOptions = {}): Promise<string | null> {
+/*
+ * readLine and readUntil are plain functions over `gather` (the one async layer between the caller
+ * and `src.read`): on XS an async function called from another holds its frames until it first
+ * waits, and the device's stack is 384 slots (docs/device.md, "As strict as the device").
+ */
+
+export function readLine(src: ByteSource, options: ReadOptions = {}): Promise<string | null> {
   const max = options.max ?? Infinity;
-  const { buf, at } = await gather(src, options, (b, from) => b.indexOf(LF, from), max + 1);
-  if (at < 0) return buf.length ? decodeUtf8(buf) : null;
-  src.unread(buf.subarray(at + 1));
-  const end = at > 0 && buf[at - 1] === CR ? at - 1 : at;
-  if (end > max) {
-    src.unread(buf.subarray(0, at + 1));
-    throw new SocketError("toolong", `line longer than ${max} bytes`);
-  }
-  return decodeUtf8(buf.subarray(0, end));
+  return gather(src, options, (b, from) => b.indexOf(LF, from), max + 1).then(({ buf, at }) => {
+    if (at < 0) return buf.length ? decodeUtf8(buf) : null;
+    src.unread(buf.subarray(at + 1));
+    const end = at > 0 && buf[at - 1] === CR ? at - 1 : at;
+    if (end > max) {
+      src.unread(buf.subarray(0, at + 1));
+      throw new SocketError("toolong", `line longer than ${max} bytes`);
+    }
+    return decodeUtf8(buf.subarray(0, end));
+  });
 }
 
 export async function readExactly(src: ByteSource, n: number, options: ReadOptions = {}): Promise<Uint8Array | null> {
@@ -97,28 +104,29 @@ export async function readExactly(src: ByteSource, n: number, options: ReadOptio
 }
 
 
-export async function readUntil(
+export function readUntil(
   src: ByteSource,
   pattern: Uint8Array | string,
   options: ReadOptions = {},
 ): Promise<Uint8Array | null> {
   const p = typeof pattern === "string" ? encodeUtf8(pattern) : pattern;
-  if (p.length === 0) throw new SocketError("incorrectuse", "readUntil needs a non-empty pattern");
+  if (p.length === 0) return Promise.reject(new SocketError("incorrectuse", "readUntil needs a non-empty pattern"));
   const max = options.max ?? Infinity;
-  const { buf, at } = await gather(
+  return gather(
     src,
     options,
     (b, from) => indexOf(b, p, Math.max(0, from - p.length + 1)),
     max + p.length,
-  );
-  if (at < 0) {
-    src.unread(buf);
-    return null;
-  }
-  if (at > max) {
-    src.unread(buf);
-    throw new SocketError("toolong", `more than ${max} bytes before the pattern`);
-  }
-  src.unread(buf.subarray(at + p.length));
-  return buf.subarray(0, at);
+  ).then(({ buf, at }) => {
+    if (at < 0) {
+      src.unread(buf);
+      return null;
+    }
+    if (at > max) {
+      src.unread(buf);
+      throw new SocketError("toolong", `more than ${max} bytes before the pattern`);
+    }
+    src.unread(buf.subarray(at + p.length));
+    return buf.subarray(0, at);
+  });
 }

@@ -346,9 +346,17 @@ export class Socket implements Serviced {
    * Connects this socket (it must be unconnected: a fresh socket or an unconnected cosocket's own
    * socket). Resolves with this socket; throws `cannotresolve` or `cannotconnect`.
    */
-  async connect(host: string, port: number, options: ConnectOptions = {}): Promise<Socket> {
-    const tls = options.tls === undefined ? undefined : this._tlsPlan(clientPlan(options.tls, host));
-    this._claim("tcp");
+  connect(host: string, port: number, options: ConnectOptions = {}): Promise<Socket> {
+    // Not async: the connect timer is set from here, on top of every caller's frames, and on XS
+    // an async function holds two frames and a host frame until it first waits (the device's
+    // stack is 384 slots; docs/device.md, "As strict as the device").
+    let tls: TLSPlan | undefined;
+    try {
+      tls = options.tls === undefined ? undefined : this._tlsPlan(clientPlan(options.tls, host));
+      this._claim("tcp");
+    } catch (e) {
+      return Promise.reject(e);
+    }
     const waiter = new Waiter<Socket>();
     this._connecting = waiter;
     const timeout = options.timeout ?? this.rt.options.connectTimeout;
@@ -356,25 +364,27 @@ export class Socket implements Serviced {
       waiter.cancelTimer = undefined;
       this._hostFailed("timeout"); // rejects the waiter with cannotconnect
     });
-    let address: string;
-    try {
-      address = await this.rt.toip(host);
-    } catch (e) {
-      if (this._connecting === waiter) {
-        this._connecting = undefined;
-        waiter.settle();
-        this._failure = "unreachable";
-      }
-      throw e;
-    }
-    if (this._connecting !== waiter) return tls ? this._secureAfter(waiter.promise, tls) : waiter.promise; // timed out or closed meanwhile
-    if (host !== address && this.rt.host.tls) this._extra().peerHost = host; // upgrade()'s default server name
-    const o = this._callbacks() as TCPConnectOptions;
-    o.address = address;
-    o.port = port;
-    o.nodelay = options.nodelay ?? this.rt.options.nodelay;
-    this.#tcp = this.rt.host.tcp(o);
-    return tls ? this._secureAfter(waiter.promise, tls) : waiter.promise;
+    return this.rt.toip(host).then(
+      (address) => {
+        if (this._connecting === waiter) {
+          if (host !== address && this.rt.host.tls) this._extra().peerHost = host; // upgrade()'s default server name
+          const o = this._callbacks() as TCPConnectOptions;
+          o.address = address;
+          o.port = port;
+          o.nodelay = options.nodelay ?? this.rt.options.nodelay;
+          this.#tcp = this.rt.host.tcp(o);
+        } // else timed out or closed meanwhile: the waiter is settled
+        return tls ? this._secureAfter(waiter.promise, tls) : waiter.promise;
+      },
+      (e: unknown) => {
+        if (this._connecting === waiter) {
+          this._connecting = undefined;
+          waiter.settle();
+          this._failure = "unreachable";
+        }
+        throw e;
+      },
+    );
   }
 
   /** Makes this unconnected socket a listener on `port` (0 picks one). Throws `bind` if in use. */

@@ -106,7 +106,8 @@ export class SimCore {
     if (i >= 0) this.connections.splice(i, 1);
   }
 
-  private callbackFailed(error: unknown): void {
+  /** @internal An application callback threw `error` (see `invoke`). */
+  callbackFailed(error: unknown): void {
     const handler = this.hooks.onCallbackError;
     if (typeof handler === "function") {
       try {

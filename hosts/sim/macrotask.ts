@@ -24,11 +24,9 @@ function noop(): void {}
 export function findMacrotask(): Macrotask {
   const g = globalThis as unknown as TimerGlobals;
   const setImmediate = g.setImmediate;
-  if (typeof setImmediate === "function") {
-    return (fn) => {
-      setImmediate.call(globalThis, fn);
-    };
-  }
+  // The engine's own function, not a wrapper: a step is scheduled from whatever set the first
+  // event, possibly deep in a coroutine's synchronous start (the clock calls it without a `this`).
+  if (typeof setImmediate === "function") return setImmediate as Macrotask;
   const setTimeout = g.setTimeout;
   if (typeof setTimeout === "function") {
     return (fn) => {

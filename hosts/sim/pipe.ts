@@ -88,7 +88,8 @@ export class Pipe {
   write(data: Uint8Array): void {
     if (this.dead || data.byteLength === 0) return;
     this.pending.push(new Uint8Array(data));
-    this.schedulePump();
+    // schedulePump, written out: a write comes from the top of the runtime's chains
+    if (this.pumpEvent === undefined) this.pumpEvent = this.core.clock.at(this.core.clock.now, this.pump);
   }
 
   /** The sender's end of stream: a FIN follows what was written. */

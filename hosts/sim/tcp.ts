@@ -37,7 +37,7 @@ export class SimTcp implements TCP {
   readonly options = { nodelay: false, keepalive: false, keepaliveIdle: 0, keepaliveInterval: 0 };
 
   private failure: HostErrorReason | undefined;
-  private readonly callbacks: {
+  private callbacks: {
     onReadable: TCPCallbacks["onReadable"] | undefined;
     onWritable: TCPCallbacks["onWritable"] | undefined;
     onEnd: TCPCallbacks["onEnd"] | undefined;
@@ -120,12 +120,30 @@ export class SimTcp implements TCP {
 
   // ---- called by the connection, from events ----
 
+  // The emit methods call the application's callback themselves (not through SimCore.invokeOn
+  // and its rest arguments): the runtime's whole readiness chain (dispatcher, socket, parsers,
+  // answers written back) runs on top of this frame, and on XS the device's stack is 384 slots.
+
   emitReadable(count: number): void {
-    if (this.live()) this.core.invokeOn(this.callbacks.target, this.callbacks.onReadable, count);
+    const cb = this.callbacks;
+    const fn = cb.onReadable;
+    if (!this.live() || typeof fn !== "function") return;
+    try {
+      fn.call(cb.target, count);
+    } catch (error) {
+      this.core.callbackFailed(error);
+    }
   }
 
   emitWritable(count: number): void {
-    if (this.live()) this.core.invokeOn(this.callbacks.target, this.callbacks.onWritable, count);
+    const cb = this.callbacks;
+    const fn = cb.onWritable;
+    if (!this.live() || typeof fn !== "function") return;
+    try {
+      fn.call(cb.target, count);
+    } catch (error) {
+      this.core.callbackFailed(error);
+    }
   }
 
   emitEnd(): void {
@@ -138,6 +156,17 @@ export class SimTcp implements TCP {
     this.phase = "failed";
     this.failure = reason;
     this.core.invokeOn(this.callbacks.target, this.callbacks.onError, reason);
+  }
+
+  /** @internal From now on this socket reports to `callbacks` only (handover.ts `takeOver`). */
+  retarget(callbacks: TCPCallbacks): void {
+    this.callbacks = {
+      onReadable: callbacks.onReadable,
+      onWritable: callbacks.onWritable,
+      onEnd: callbacks.onEnd,
+      onError: callbacks.onError,
+      target: callbacks.target,
+    };
   }
 
   private live(): boolean {

@@ -108,21 +108,29 @@ export class HttpClientResponse {
   }
 }
 
-/** Sends one request and reads the response head. */
-export async function httpRequest(rt: Runtime, url: string | Url, options: RequestOptions = {}): Promise<HttpClientResponse> {
-  const u = typeof url === "string" ? parseUrl(url) : url;
-  const secure = u.scheme === "https" || u.scheme === "wss";
-  if (!secure && u.scheme !== "http" && u.scheme !== "ws") throw new SocketError("incorrectuse", `unsupported scheme ${u.scheme}://`);
-  const sock = options.socket ?? (await rt.connect(u.host, u.port, { timeout: options.timeout, tls: secure ? (options.tls ?? true) : undefined }));
-  return exchange(rt, sock, u, options);
+/**
+ * Sends one request and reads the response head. Not an async function: on XS an async function
+ * called from another holds two frames and a host frame until it first waits, and the device's
+ * stack is 384 slots (docs/device.md, "As strict as the device"); the connect chain (socket,
+ * host, TLS) sits on this frame, and `exchange` starts from a promise job of its own.
+ */
+export function httpRequest(rt: Runtime, url: string | Url, options: RequestOptions = {}): Promise<HttpClientResponse> {
+  let u: Url;
+  let connected: Promise<Socket>;
+  try {
+    u = typeof url === "string" ? parseUrl(url) : url;
+    const secure = u.scheme === "https" || u.scheme === "wss";
+    if (!secure && u.scheme !== "http" && u.scheme !== "ws") throw new SocketError("incorrectuse", `unsupported scheme ${u.scheme}://`);
+    connected = options.socket
+      ? Promise.resolve(options.socket)
+      : rt.connect(u.host, u.port, { timeout: options.timeout, tls: secure ? (options.tls ?? true) : undefined });
+  } catch (e) {
+    return Promise.reject(e);
+  }
+  return connected.then((sock) => exchange(rt, sock, u, options));
 }
 
-/**
- * The request and the response head on a connected socket: a function of its own so that
- * httpRequest's frame, which the connect chain (socket, host, TLS) sits on, stays small. On XS an
- * async function called from another holds two frames on the stack until it first waits, and the
- * device's stack is 384 slots (docs/device.md, "As strict as the device").
- */
+/** The request and the response head on a connected socket. */
 async function exchange(rt: Runtime, sock: Socket, u: Url, options: RequestOptions): Promise<HttpClientResponse> {
   const limits = { ...httpDefaults, ...options.limits };
   try {

@@ -5,6 +5,8 @@
 import { SocketError } from "../errors.js";
 import type { HttpLimits } from "../options.js";
 import type { Socket } from "../socket.js";
+import { concat } from "../bytes.js";
+import { decodeUtf8 } from "../utf8.js";
 
 export class HttpError extends Error {
   readonly status: number;
@@ -70,17 +72,19 @@ export const STATUS_TEXT: Readonly<Record<number, string>> = Object.freeze({
  * Waits for the first bytes of a head (they stay readable). False if the stream ends, or `idle`
  * ms pass, before any byte comes. On a TLS connection this includes the handshake.
  */
-export async function awaitHead(sock: Socket, idle: number | undefined): Promise<boolean> {
-  let d: Uint8Array | null;
-  try {
-    d = await sock.read(idle);
-  } catch (e) {
-    if (e instanceof SocketError && e.code === "timeout") return false;
-    throw e;
-  }
-  if (!d) return false;
-  sock.unread(d);
-  return true;
+export function awaitHead(sock: Socket, idle: number | undefined): Promise<boolean> {
+  // not async: the read's timer is set one frame below the caller (see readHeadLines)
+  return sock.read(idle).then(
+    (d) => {
+      if (!d) return false;
+      sock.unread(d);
+      return true;
+    },
+    (e: unknown) => {
+      if (e instanceof SocketError && e.code === "timeout") return false;
+      throw e;
+    },
+  );
 }
 
 type Side = "request" | "response";
@@ -90,10 +94,20 @@ function headError(side: Side, status: number, message: string): HttpError {
   return side === "request" ? new HttpError(status, message) : new HttpError(502, `response: ${message}`);
 }
 
+const LF = 10;
+const CR = 13;
+const NO_BYTES = new Uint8Array(0);
+
 /**
  * Reads the lines of a head (up to the empty line) by `deadline` (host time). `start` checks the
  * start line as soon as it has come, so a bad one is refused without waiting for the rest. Returns
  * null if the stream ends before a line.
+ *
+ * One async function that reads lines itself, straight from `sock.read` (what `sock.readLine`
+ * does, line by line: at most `maxLine` bytes, LF or CRLF, the bytes after the head left readable):
+ * on XS an async function called from another holds two frames and a host frame until it first
+ * waits, and the device's stack is 384 slots (docs/device.md, "As strict as the device"); the
+ * head is read on the first-await path of both the HTTP client and server.
  */
 async function readHeadLines(
   sock: Socket,
@@ -103,29 +117,56 @@ async function readHeadLines(
   start: (line: string) => void,
 ): Promise<string[] | null> {
   const lines: string[] = [];
+  const max = limits.maxLine;
   let bytes = 0;
   let empty = 0;
+  let buf: Uint8Array = NO_BYTES; // read, not yet taken as lines
+  let scanned = 0; // bytes of buf known to hold no LF
   for (;;) {
     let line: string | null;
-    try {
-      line = await sock.readLine({ max: limits.maxLine, timeout: Math.max(0, deadline - sock.rt.host.now()) });
-    } catch (e) {
-      if (e instanceof SocketError && e.code === "toolong")
-        throw lines.length === 0
-          ? headError(side, 414, `${side === "request" ? "request" : "status"} line over ${limits.maxLine} bytes`)
-          : headError(side, 431, `header line over ${limits.maxLine} bytes`);
-      if (e instanceof SocketError && e.code === "timeout") {
-        if (side === "request") throw new HttpError(408, "head not received in time");
-        throw new SocketError("timeout", "response head not received in time");
+    const lf = buf.indexOf(LF, scanned);
+    if (lf >= 0) {
+      const end = lf > 0 && buf[lf - 1] === CR ? lf - 1 : lf;
+      if (end > max) {
+        sock.unread(buf);
+        throw tooLong(side, lines.length, max);
       }
-      throw e;
+      line = decodeUtf8(buf.subarray(0, end));
+      buf = buf.subarray(lf + 1);
+      scanned = 0;
+    } else if (buf.length > max + 1) {
+      sock.unread(buf);
+      throw tooLong(side, lines.length, max);
+    } else {
+      scanned = buf.length;
+      let data: Uint8Array | null;
+      try {
+        data = await sock.read(Math.max(0, deadline - sock.rt.host.now()));
+      } catch (e) {
+        sock.unread(buf);
+        if (e instanceof SocketError && e.code === "timeout") {
+          if (side === "request") throw new HttpError(408, "head not received in time");
+          throw new SocketError("timeout", "response head not received in time");
+        }
+        throw e;
+      }
+      if (data !== null) {
+        buf = concat(buf, data);
+        continue;
+      }
+      // end of stream: what is left is a last line without its end
+      line = buf.length ? decodeUtf8(buf) : null;
+      buf = NO_BYTES;
     }
     if (line === null) {
       if (lines.length === 0) return null;
       throw headError(side, 400, "connection closed inside the head");
     }
     if (line === "") {
-      if (lines.length > 0) return lines;
+      if (lines.length > 0) {
+        sock.unread(buf);
+        return lines;
+      }
       // empty lines before the start line are tolerated (RFC 9112 2.2), a few of them
       if (++empty > limits.maxEmptyLines) throw headError(side, 400, `more than ${limits.maxEmptyLines} empty lines before the start line`);
       continue;
@@ -136,6 +177,12 @@ async function readHeadLines(
     if (lines.length > limits.maxHeaders) throw headError(side, 431, `more than ${limits.maxHeaders} header fields`);
     lines.push(line);
   }
+}
+
+function tooLong(side: Side, lines: number, max: number): HttpError {
+  return lines === 0
+    ? headError(side, 414, `${side === "request" ? "request" : "status"} line over ${max} bytes`)
+    : headError(side, 431, `header line over ${max} bytes`);
 }
 
 /** Header fields by lower-case name; a second field named in `once` is an error. */
@@ -179,8 +226,12 @@ function parseRequestLine(line: string): { method: string; target: string; versi
  * Reads a request head whose first bytes have come (`awaitHead`); it must be complete by
  * `deadline` (host time; 408 otherwise). Null when the connection ends before a line.
  */
-export async function readRequestHead(sock: Socket, limits: HttpLimits, deadline: number): Promise<RequestHead | null> {
-  const lines = await readHeadLines(sock, limits, deadline, "request", parseRequestLine);
+export function readRequestHead(sock: Socket, limits: HttpLimits, deadline: number): Promise<RequestHead | null> {
+  // not async: one layer fewer above the read (see readHeadLines)
+  return readHeadLines(sock, limits, deadline, "request", parseRequestLine).then(requestHead);
+}
+
+function requestHead(lines: string[] | null): RequestHead | null {
   if (!lines) return null;
   const { method, target, version } = parseRequestLine(lines[0]);
   const headers = parseFields(lines.slice(1), "request", "host");
@@ -208,8 +259,12 @@ function parseStatusLine(line: string): { version: "1.0" | "1.1"; status: number
  * Reads a response head (client side); it must be complete within `timeout` ms (`timeout`
  * otherwise). A malformed or oversized head is an `HttpError` 502 saying what was wrong.
  */
-export async function readResponseHead(sock: Socket, limits: HttpLimits, timeout: number): Promise<ResponseHead> {
-  const lines = await readHeadLines(sock, limits, sock.rt.host.now() + timeout, "response", parseStatusLine);
+export function readResponseHead(sock: Socket, limits: HttpLimits, timeout: number): Promise<ResponseHead> {
+  // not async: one layer fewer above the read (see readHeadLines)
+  return readHeadLines(sock, limits, sock.rt.host.now() + timeout, "response", parseStatusLine).then(responseHead);
+}
+
+function responseHead(lines: string[] | null): ResponseHead {
   if (!lines) throw new HttpError(502, "connection closed before a response");
   return { ...parseStatusLine(lines[0]), headers: parseFields(lines.slice(1), "response") };
 }

@@ -215,11 +215,16 @@ export class HttpServer {
       for (;;) {
         const s = await l.accept();
         if (!s) break;
-        void server.serve(s);
+        // from a promise job of its own, not on this loop's frames: serving a connection starts
+        // with a descent to its first read (serve, #one, awaitHead, the read timer), and on XS
+        // the device's stack is 384 slots (docs/device.md, "As strict as the device")
+        void Promise.resolve(s).then(server.#serveJob);
       }
     });
     return server;
   }
+
+  #serveJob = (s: Socket): Promise<void> => this.serve(s);
 
   get port(): number {
     return this.#listener?.sockname()?.port ?? 0;

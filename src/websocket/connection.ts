@@ -88,8 +88,11 @@ interface Extra {
   pongWaiters?: (() => void)[];
   pullers?: (() => void)[]; // ping and the closing handshake waiting for a socket read
   pong?: Uint8Array; // the newest ping's payload, answered once the pong before it left
+  pings?: Uint8Array[]; // pings the parser reported, answered when it returns (#Sink)
   pingAt?: number; // host time of the keepalive ping not answered yet
   timing?: Timing; // idle timeout and keepalive when options set them (else wsDefaults)
+  closeCode?: number; // the peer's close frame (kept here: most connections never see one while idle)
+  closeReason?: string;
 }
 
 export class WebSocket implements Watched {
@@ -100,9 +103,14 @@ export class WebSocket implements Watched {
   readonly maxFrame: number;
   readonly maxMessage: number;
   readonly closeTimeout: number;
-  /** The peer's close code and reason once its close frame arrived (1005 when it had none). */
-  closeCode: number | undefined;
-  closeReason = "";
+  /** The peer's close code once its close frame arrived (1005 when it had none). */
+  get closeCode(): number | undefined {
+    return this.#x?.closeCode;
+  }
+  /** The peer's close reason ("" until its close frame, or when it had none). */
+  get closeReason(): string {
+    return this.#x?.closeReason ?? "";
+  }
 
   // Per-connection memory matters on the device (docs/device.md, "Memory"): every field is a
   // 16-byte slot on XS, and so is every `#private` method (XS installs those on each instance),
@@ -132,8 +140,12 @@ export class WebSocket implements Watched {
     onData(piece: FramePiece): void {
       (this.ws.#pieces ??= []).push(piece);
     }
+    // A ping, a close frame and an error are answered by _absorb once the parser has returned,
+    // in the order they came (a ping's pong first; a close frame or an error is the last thing
+    // the parser reports): answers are writes, and on top of the parser's frames they do not fit
+    // the device's 384-slot stack (docs/device.md, "As strict as the device").
     onPing(payload: Uint8Array): void {
-      this.ws._pong(payload.slice());
+      ((this.ws.#x ??= {}).pings ??= []).push(payload.slice());
     }
     onPong(): void {
       const ws = this.ws;
@@ -143,14 +155,11 @@ export class WebSocket implements Watched {
       if (waiters) for (const w of waiters) w();
     }
     onClose(code: number, reason: string): void {
-      const ws = this.ws;
-      ws.closeCode = code;
-      ws.closeReason = reason;
-      ws._answerClose(code);
+      const x = (this.ws.#x ??= {});
+      x.closeCode = code;
+      x.closeReason = reason;
     }
-    onError(code: number, reason: string): void {
-      this.ws._protocolError(code, reason);
-    }
+    onError(): void {} // the parser keeps it (`error`)
   };
 
   constructor(sock: Socket, role: "server" | "client", protocol = "", options: WebSocketOptions = {}) {
@@ -313,7 +322,21 @@ export class WebSocket implements Watched {
       const x = this.#x;
       if (x?.pingAt !== undefined) x.pingAt = undefined; // anything from the peer answers a keepalive ping
     }
-    if (!this.#parser.done) this.#parser.push(outcome);
+    const parser = this.#parser;
+    if (parser.done) return;
+    parser.push(outcome);
+    // what the parser reported that needs an answer (see #Sink)
+    const x = this.#x;
+    const pings = x?.pings;
+    if (pings) {
+      x!.pings = undefined;
+      for (const p of pings) this._pong(p);
+    }
+    if (parser.done) {
+      const error = parser.error;
+      if (error) this._protocolError(error.code, error.reason);
+      else if (this.closeCode !== undefined) this._answerClose(this.closeCode);
+    }
   }
 
   /** Keeps the first failure. */
@@ -515,7 +538,7 @@ export class WebSocket implements Watched {
   private _answerClose(code: number): void {
     if (this.#f & CLOSE_SENT) return;
     this._sendClose(code === CLOSE_NO_STATUS ? undefined : code); // echo the peer's code
-    (this.#x ??= {}).closing = this._finish(true);
+    (this.#x ??= {}).closing = this._finishSoon(true);
   }
 
   private _protocolError(code: number, reason: string): void {
@@ -523,7 +546,18 @@ export class WebSocket implements Watched {
     this._fail(new WebSocketError(code, reason));
     const wasSent = this.#f & CLOSE_SENT;
     this._sendClose(code, reason.length <= 123 ? reason : "");
-    if (!wasSent) this.#x!.closing = this._finish(false);
+    if (!wasSent) this.#x!.closing = this._finishSoon(false);
+  }
+
+  /**
+   * `_finish` from a promise job of its own: the answer to a close frame and a protocol error come
+   * from deep in the readiness chain (host, dispatcher, socket, parser), and `_finish` goes on
+   * down to a socket read and its timer before it first waits; on XS the device's stack is 384
+   * slots (docs/device.md, "As strict as the device"). The job is queued before the waiting
+   * reader is resumed, so it runs first, as the synchronous start did.
+   */
+  private _finishSoon(peerClosed: boolean): Promise<void> {
+    return Promise.resolve(peerClosed).then((p) => this._finish(p));
   }
 
   /**

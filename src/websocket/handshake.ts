@@ -120,21 +120,24 @@ export interface ConnectWsOptions extends WebSocketOptions {
  * 101 (a wrong Sec-WebSocket-Accept, a head over the limits, a bad status line) is refused with
  * `invalidsocketcon`; one that does not answer in time, with `timeout`.
  */
-export async function wsConnect(rt: Runtime, url: string, options: ConnectWsOptions = {}): Promise<WebSocket> {
-  const u = parseUrl(url);
-  if (u.scheme !== "ws" && u.scheme !== "wss") throw new SocketError("incorrectuse", `not a WebSocket URL: ${url}`);
-  for (const p of options.protocols ?? []) if (!TOKEN.test(p)) throw new SocketError("incorrectuse", `bad subprotocol "${p}"`);
-  const headers: Record<string, string> = {
-    Upgrade: "websocket",
-    Connection: "Upgrade",
-    "Sec-WebSocket-Key": encodeBase64(rt.host.randomBytes(16)),
-    "Sec-WebSocket-Version": "13",
-    ...options.headers,
-  };
-  if (options.protocols?.length) headers["Sec-WebSocket-Protocol"] = options.protocols.join(", ");
-  let res: HttpClientResponse;
+export function wsConnect(rt: Runtime, url: string, options: ConnectWsOptions = {}): Promise<WebSocket> {
+  // Not async, and the answer checked in a promise job: the connect chain (httpRequest, the
+  // socket, the host) sits on this frame, and on XS an async function holds two frames and a host
+  // frame until it first waits (the device's stack is 384 slots; docs/device.md).
+  let answer: Promise<HttpClientResponse>;
   try {
-    res = await httpRequest(rt, { ...u, scheme: u.scheme === "ws" ? "http" : "https" }, {
+    const u = parseUrl(url);
+    if (u.scheme !== "ws" && u.scheme !== "wss") throw new SocketError("incorrectuse", `not a WebSocket URL: ${url}`);
+    for (const p of options.protocols ?? []) if (!TOKEN.test(p)) throw new SocketError("incorrectuse", `bad subprotocol "${p}"`);
+    const headers: Record<string, string> = {
+      Upgrade: "websocket",
+      Connection: "Upgrade",
+      "Sec-WebSocket-Key": encodeBase64(rt.host.randomBytes(16)),
+      "Sec-WebSocket-Version": "13",
+      ...options.headers,
+    };
+    if (options.protocols?.length) headers["Sec-WebSocket-Protocol"] = options.protocols.join(", ");
+    answer = httpRequest(rt, { ...u, scheme: u.scheme === "ws" ? "http" : "https" }, {
       headers,
       timeout: options.timeout,
       tls: options.tls,
@@ -142,9 +145,14 @@ export async function wsConnect(rt: Runtime, url: string, options: ConnectWsOpti
       limits: options.timeout === undefined ? options.limits : { headerTimeout: options.timeout, ...options.limits },
     });
   } catch (e) {
-    if (!(e instanceof HttpError)) throw e;
-    // the server's answer broke a limit or the protocol: a SocketError, as every other failure
-    throw new SocketError(e.status === 408 ? "timeout" : "invalidsocketcon", `WebSocket handshake: ${e.message}`);
+    return Promise.reject(e);
   }
-  return http2sock(res, options);
+  return answer.then(
+    (res) => http2sock(res, options),
+    (e: unknown) => {
+      if (!(e instanceof HttpError)) throw e;
+      // the server's answer broke a limit or the protocol: a SocketError, as every other failure
+      throw new SocketError(e.status === 408 ? "timeout" : "invalidsocketcon", `WebSocket handshake: ${e.message}`);
+    },
+  );
 }

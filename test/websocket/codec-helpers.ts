@@ -181,6 +181,71 @@ export function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
 }
 
 /** A short, comparable summary of frames: opcode, fin, isText, length and an FNV-1a hash of the bytes. */
+/**
+ * A sink that digests frames as their pieces come (the same checks as `framesOf`, the same
+ * strings as `digest`) and keeps only the digests and the other events: feeding a long stream
+ * in tiny chunks then holds no piece, where a `Recorder` holds a copy of each (one byte at a
+ * time, hundreds of thousands of small objects: on the XS engine, whose heap grows in small
+ * steps, a garbage collection per step over all of them).
+ */
+export class FrameDigester implements FrameSink {
+  readonly frames: string[] = [];
+  /** Everything but data pieces, as a Recorder has them. */
+  readonly controls: Event[] = [];
+  private read = 0;
+  private hash = 0x811c9dc5;
+  onData(p: FramePiece): void {
+    if (p.first !== (this.read === 0)) throw new Error(`first=${p.first} after ${this.read} bytes`);
+    this.read += p.data.length;
+    if (p.bytesRead !== this.read) throw new Error(`bytesRead ${p.bytesRead} != ${this.read}`);
+    if (p.bytesRead > p.frameLen) throw new Error("bytesRead over frameLen");
+    if (p.data.length === 0 && p.frameLen !== 0) throw new Error("empty piece of a non-empty frame");
+    let h = this.hash;
+    for (let i = 0; i < p.data.length; i++) h = Math.imul(h ^ p.data[i], 0x01000193);
+    this.hash = h;
+    if (p.bytesRead === p.frameLen) {
+      this.frames.push(`${p.opcode}/${p.fin ? 1 : 0}/${p.isText ? "t" : "b"}/${p.frameLen}/${(h >>> 0).toString(16)}`);
+      this.read = 0;
+      this.hash = 0x811c9dc5;
+    }
+  }
+  onPing(payload: Uint8Array): void {
+    this.controls.push({ type: "ping", payload });
+  }
+  onPong(payload: Uint8Array): void {
+    this.controls.push({ type: "pong", payload });
+  }
+  onClose(code: number, reason: string): void {
+    this.controls.push({ type: "close", code, reason });
+  }
+  onError(code: number, reason: string): void {
+    this.controls.push({ type: "error", code, reason });
+  }
+  /** After the stream: a frame left unfinished is an error, as in `framesOf`. */
+  end(): this {
+    if (this.read !== 0) throw new Error("unfinished frame");
+    return this;
+  }
+}
+
+/** `feed` into a `FrameDigester`: a fresh copy of `bytes`, pushed in the given chunks. */
+export function feedDigests(
+  bytes: Uint8Array,
+  options: FrameParserOptions,
+  chunking: Chunking,
+): { frames: string[]; controls: Event[]; parser: FrameParser } {
+  const sink = new FrameDigester();
+  const parser = new FrameParser(sink, options);
+  const copy = bytes.slice();
+  let at = 0;
+  for (const k of chunking.cuts(copy.length)) {
+    parser.push(copy.subarray(at, at + k));
+    at += k;
+  }
+  sink.end();
+  return { frames: sink.frames, controls: sink.controls, parser };
+}
+
 export function digest(frames: { opcode: number; fin: boolean; isText: boolean; data: Uint8Array }[]): string[] {
   return frames.map((f) => {
     let h = 0x811c9dc5;

@@ -84,7 +84,7 @@ function entrySource(suite: XsSuite, mode: RunMode): string {
       : []),
     `installGlobals();`,
     mode.freeze ? `freezeIntrinsics();` : ``,
-    `await run({`,
+    `void run({`, // not awaited: the bundle's one module frame (every binding of every module) would come back on the stack at the end
     `  notApplicable: ${JSON.stringify(suite.notApplicable ?? {})},`,
     `  load: () => import(${spec(suite.file)}),`,
     suite.apps ? `  select: globalThis.cosockSelect,` : ``,
