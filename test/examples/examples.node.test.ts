@@ -116,29 +116,33 @@ describe("cosockets", () => {
     expect(lines[0]).toBe("received: hello\n");
   });
 
-  it("example 12a: cosocket A sends 4 MiB through cosocket B, suspending on B's queue", async () => {
-    // the service counts what it receives until end-of-stream and answers with the count
+  it("example 12a: cosocket A sends 32 MiB through cosocket B, suspending on B's queue", async () => {
+    // The service counts what it receives until end-of-stream and answers with the count. It
+    // reads nothing until A has been seen suspended on B's queue (loopback's kernel buffers can
+    // take several MiB first), then everything.
+    let suspendedSeen = 0;
+    let held: import("node:net").Socket | undefined;
     const server = createServer({ allowHalfOpen: true }, (s) => {
       let n = 0;
       s.on("data", (d) => (n += d.length));
       s.on("end", () => s.end(`got ${n}`));
-      // reads nothing for a moment, so that B's queue fills and A stays suspended long enough for
-      // the sampler to see it however loaded the machine is
       s.pause();
-      setTimeout(() => s.resume(), 300);
+      held = s;
     });
     await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
-    const total = 4 << 20;
+    const total = 32 << 20;
     let sent = 0;
-    let suspendedSeen = 0;
-    const sample = setInterval(() => (suspendedSeen = Math.max(suspendedSeen, rt.stat().suspendedWriters)), 1);
+    const sample = setInterval(() => {
+      suspendedSeen = Math.max(suspendedSeen, rt.stat().suspendedWriters);
+      if (suspendedSeen > 0) held?.resume();
+    }, 1);
     const source = () => {
       if (sent >= total) return null;
       sent += 65536;
       return randomBytes(65536, sent);
     };
     example12a(rt, "127.0.0.1", (server.address() as AddressInfo).port, source, log);
-    await until(rt, () => lines.length > 0, 20000);
+    await until(rt, () => lines.length > 0, 30000);
     clearInterval(sample);
     expect(lines).toEqual([`got ${total}`]);
     expect(suspendedSeen).toBe(1); // cosocket A waited on B's queue

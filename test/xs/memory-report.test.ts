@@ -15,7 +15,7 @@ function memoryTool(mode: string): { status: number | null; out: string; err: st
     cwd: ROOT,
     encoding: "utf8",
     env: { ...process.env, COSOCK_XS32: mode },
-    timeout: 120_000,
+    timeout: 900_000, // the first run builds the two reporting engines from C (a minute or more each)
   });
   return { status: r.status, out: r.stdout, err: r.stderr };
 }
@@ -40,7 +40,7 @@ describe("tools/xs/memory.ts on every machine", () => {
     expect(why).toEqual(["32-bit (ESP32-like: 16-byte slots): not measured: COSOCK_XS32=none (forced)"]);
     expect(table(r.out, "64-bit").some((l) => COSOCKET.test(l))).toBe(true);
     expect(r.err).not.toMatch(/\n\s+at /); // no stack trace
-  });
+  }, 1_000_000);
 
   itQemu("under qemu-i386 the 32-bit figures are those of a direct run (same binary, same heap)", () => {
     const emulated = memoryTool("qemu");
@@ -54,7 +54,7 @@ describe("tools/xs/memory.ts on every machine", () => {
     // Where the kernel runs 32-bit binaries, "auto" runs it directly and the figures must match;
     // where it cannot, "auto" falls back to qemu-i386 itself.
     expect(table(direct.out, "32-bit")).toEqual(rows);
-  });
+  }, 2_000_000);
 
   it("an unknown COSOCK_XS32 value is refused with one line, not a stack trace", () => {
     const r = memoryTool("sometimes");
