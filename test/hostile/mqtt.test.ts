@@ -7,7 +7,6 @@
  * client is served normally by a well-behaved broker.
  */
 import { Runtime, type Socket } from "../../src/index.js";
-import { nodeHost } from "../../hosts/node/index.js";
 import { SimNetwork } from "../../hosts/sim/index.js";
 import {
   BODY_STEP,
@@ -18,9 +17,8 @@ import {
   mqttDefaults,
   mqttDeviceDefaults,
   type DisconnectInfo,
-  type MqttClientOptions,
 } from "../../modules/mqtt/index.js";
-import { FakeBroker } from "../mqtt/fake-broker.js";
+import { FakeBroker, scriptedBrokers } from "../mqtt/fake-broker.js";
 import { next, quiet } from "../mqtt/helpers.js";
 import { until } from "../support/util.js";
 
@@ -73,33 +71,8 @@ describe("PacketDecoder: memory grows with the bytes that arrived, not with the 
 });
 
 describe("the client against a broker that misbehaves (loopback, scripted broker)", () => {
-  let rt: Runtime;
-  let clients: MqttClient[];
-  let fakes: FakeBroker[];
-
-  beforeEach(() => {
-    rt = new Runtime(nodeHost());
-    clients = [];
-    fakes = [];
-  });
-
-  afterEach(async () => {
-    await Promise.all(clients.map((c) => c.close()));
-    rt.shutdown();
-    await Promise.all(fakes.map((f) => f.stop()));
-  });
-
-  async function fake(v: 4 | 5): Promise<FakeBroker> {
-    const f = await FakeBroker.start(v);
-    fakes.push(f);
-    return f;
-  }
-
-  function client(f: FakeBroker, options: Partial<MqttClientOptions> = {}): MqttClient {
-    const c = new MqttClient(rt, { host: "127.0.0.1", port: f.port, protocolVersion: f.version, reconnect: false, keepalive: 0, ...options });
-    clients.push(c);
-    return quiet(c);
-  }
+  const brokers = scriptedBrokers({ keepalive: 0 });
+  const { fake, client } = brokers;
 
   async function connectTo(c: MqttClient, f: FakeBroker, properties?: Record<string, unknown>) {
     const connected = c.connect();
@@ -146,7 +119,7 @@ describe("the client against a broker that misbehaves (loopback, scripted broker
     expect(connect.properties?.maximumPacketSize).toBeUndefined(); // nothing under MQTT's own limit to announce
     const before = process.memoryUsage().arrayBuffers;
     conn.sendRaw([...HUGE_PUBLISH, ...new Array(100).fill(0x61)]);
-    await until(rt, () => c.stat().buffered > 0, 5000, "the client to buffer the 100 bytes");
+    await until(brokers.rt, () => c.stat().buffered > 0, 5000, "the client to buffer the 100 bytes");
     expect(c.stat().buffered).toBeLessThanOrEqual(BODY_STEP);
     expect(process.memoryUsage().arrayBuffers - before).toBeLessThan(16 << 20);
     // the broker never finishes the packet: the watchdog ends the connection and the buffer goes

@@ -5,39 +5,13 @@
  * bad packets from the server, the bounded outgoing queue, and what goes into CONNECT.
  */
 import { createServer, type AddressInfo } from "node:net";
-import { Runtime, decodeUtf8 } from "../../src/index.js";
-import { nodeHost } from "../../hosts/node/index.js";
-import { MqttClient, MqttError, type DisconnectInfo, type MqttClientOptions } from "../../modules/mqtt/index.js";
-import { FakeBroker, type FakeConnection } from "./fake-broker.js";
-import { Inbox, next, quiet } from "./helpers.js";
+import { decodeUtf8 } from "../../src/index.js";
+import { MqttClient, MqttError, type DisconnectInfo } from "../../modules/mqtt/index.js";
+import { FakeBroker, scriptedBrokers, type FakeConnection } from "./fake-broker.js";
+import { Inbox, next } from "./helpers.js";
 
-let rt: Runtime;
-let clients: MqttClient[];
-let fakes: FakeBroker[];
-
-beforeEach(() => {
-  rt = new Runtime(nodeHost());
-  clients = [];
-  fakes = [];
-});
-
-afterEach(async () => {
-  await Promise.all(clients.map((c) => c.close()));
-  rt.shutdown();
-  await Promise.all(fakes.map((f) => f.stop()));
-});
-
-async function fake(v: 4 | 5): Promise<FakeBroker> {
-  const f = await FakeBroker.start(v);
-  fakes.push(f);
-  return f;
-}
-
-function client(f: FakeBroker, options: Partial<MqttClientOptions> = {}): MqttClient {
-  const c = new MqttClient(rt, { host: "127.0.0.1", port: f.port, protocolVersion: f.version, reconnect: false, ...options });
-  clients.push(c);
-  return quiet(c);
-}
+const brokers = scriptedBrokers();
+const { fake, client } = brokers;
 
 /** Connects `c` to the fake broker, which answers CONNACK (with `connack`); the server's side and the CONNECT it read. */
 async function connectTo(c: MqttClient, f: FakeBroker, connack?: Parameters<FakeConnection["accept"]>[0]) {
@@ -221,7 +195,7 @@ describe.each([4, 5] as const)("MQTT v%i", (v) => {
     }
     expect(typeof full).toBe("number");
     expect(full).toBeGreaterThanOrEqual(65536);
-    expect(rt.stat().suspendedWriters).toBe(1); // the sender, waiting on the connection's queue
+    expect(brokers.rt.stat().suspendedWriters).toBe(1); // the sender, waiting on the connection's queue
     expect(c.stat().queuedMessages).toBeGreaterThan(0);
     const err = await c.publish("fc/t", "one more").catch((e: MqttError) => e);
     expect(err).toMatchObject({ code: "queuefull" });

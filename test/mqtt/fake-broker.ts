@@ -6,7 +6,10 @@
  */
 import { createServer, type AddressInfo, type Server, type Socket } from "node:net";
 import * as mqttPacket from "mqtt-packet";
-import { Signal } from "./helpers.js";
+import { Runtime } from "../../src/index.js";
+import { nodeHost } from "../../hosts/node/index.js";
+import { MqttClient, type MqttClientOptions } from "../../modules/mqtt/index.js";
+import { Signal, quiet } from "./helpers.js";
 
 export type Received = mqttPacket.Packet & Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -113,3 +116,40 @@ export class FakeBroker {
     await new Promise<void>((r) => this.server.close(() => r()));
   }
 }
+
+/**
+ * A test file's set-up for a client against scripted brokers on loopback: a fresh runtime per
+ * test (`rt`), brokers from `fake()` and clients from `client()` (with `defaults` under the given
+ * options; events logged by nothing), all closed after each test.
+ */
+export function scriptedBrokers(defaults: Partial<MqttClientOptions> = {}) {
+  let rt: Runtime;
+  let clients: MqttClient[] = [];
+  let fakes: FakeBroker[] = [];
+  beforeEach(() => {
+    rt = new Runtime(nodeHost());
+    clients = [];
+    fakes = [];
+  });
+  afterEach(async () => {
+    await Promise.all(clients.map((c) => c.close()));
+    rt.shutdown();
+    await Promise.all(fakes.map((f) => f.stop()));
+  });
+  return {
+    get rt(): Runtime {
+      return rt;
+    },
+    async fake(v: 4 | 5): Promise<FakeBroker> {
+      const f = await FakeBroker.start(v);
+      fakes.push(f);
+      return f;
+    },
+    client(f: FakeBroker, options: Partial<MqttClientOptions> = {}): MqttClient {
+      const c = new MqttClient(rt, { host: "127.0.0.1", port: f.port, protocolVersion: f.version, reconnect: false, ...defaults, ...options });
+      clients.push(c);
+      return quiet(c);
+    },
+  };
+}
+
