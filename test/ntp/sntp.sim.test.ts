@@ -15,6 +15,7 @@ import {
   sntp,
   toNtp,
 } from "../../modules/ntp/index.js";
+import { ntpServer } from "./ntp-server.js";
 
 describe("NTP packet codec", () => {
   it("timestamps: ms since 1970 and back, to well under a millisecond", () => {
@@ -62,30 +63,6 @@ describe("NTP packet codec", () => {
   });
 });
 
-/** An NTP server on the runtime's UDP sockets, `skew` ms ahead of the host's clock. */
-async function ntpServer(rt: Runtime, skew: number, stratum = 1): Promise<{ served: () => number }> {
-  const udp = await rt.udpcon(123);
-  let served = 0;
-  udp.event(async (s) => {
-    for (;;) {
-      const d = await s.readfrom();
-      const req = decodePacket(d.data);
-      if (!req) continue;
-      served++;
-      const now = toNtp(rt.host.wallClock() + skew);
-      const reply = encodePacket({
-        mode: MODE.SERVER,
-        stratum,
-        referenceId: stratum === 0 ? Uint8Array.of(0x44, 0x45, 0x4e, 0x59) : Uint8Array.of(0x47, 0x50, 0x53, 0),
-        originate: req.transmit,
-        receive: now,
-        transmit: now,
-      });
-      await s.sendto(reply, d.address, d.port);
-    }
-  });
-  return { served: () => served };
-}
 
 describe("SNTP on the simulated network", () => {
   it("offset and delay from a server 1.5 s ahead, 20 ms away", async () => {

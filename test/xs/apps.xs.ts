@@ -12,13 +12,13 @@ import { deviceApp } from "../../tools/xs/device/apps.js";
 import { acceptKey } from "../../src/websocket/handshake.js";
 import { WebSocket } from "../../src/websocket/connection.js";
 import { ModbusClient } from "../../modules/modbus/index.js";
-import { MODE, decodePacket, encodePacket, toNtp } from "../../modules/ntp/index.js";
 import { deviceWsDefaults } from "../../hosts/moddable/defaults.js";
 import Time from "../../tools/xs/device/time.js";
 import { httpRequest } from "../../src/http/client.js";
 import { wsConnect } from "../../src/websocket/handshake.js";
 import { MiniBroker } from "../mqtt/mini-broker.js";
 import { until } from "../support/util.js";
+import { ntpServer } from "../ntp/ntp-server.js";
 
 const DEVICE = "10.0.0.1";
 const PEER = "10.0.0.2";
@@ -77,22 +77,6 @@ async function start(
   return started;
 }
 
-/** An NTP server on the peer (UDP port 123), `skew` ms ahead of the network's clock. */
-async function ntpServer(rt: Runtime, skew: number): Promise<{ served: () => number }> {
-  const udp = await rt.udpcon(123);
-  let served = 0;
-  udp.event(async (s) => {
-    for (;;) {
-      const d = await s.readfrom();
-      const req = decodePacket(d.data);
-      if (!req) continue;
-      served++;
-      const now = toNtp(rt.host.wallClock() + skew);
-      await s.sendto(encodePacket({ mode: MODE.SERVER, stratum: 1, referenceId: Uint8Array.of(0x47, 0x50, 0x53, 0), originate: req.transmit, receive: now, transmit: now }), d.address, d.port);
-    }
-  });
-  return { served: () => served };
-}
 
 /**
  * A WebSocket echo server on the peer, on our runtime: the opening handshake read line by line and
