@@ -12,7 +12,7 @@
  *
  * When the cosocket ends, the client decides what follows (reconnect or stop: `_ended` in client.ts).
  */
-import { isSocketError, toBytes, type Socket } from "../../cosock.js";
+import { isSocketError, toBytes, type Socket } from "../cosock.js";
 import { MqttError, protocolError } from "../errors.js";
 import { MQTT_MAX_PACKET } from "../options.js";
 import { PacketDecoder, reasonName, type ConnackPacket, type ConnectPacket, type Packet, type Properties, type ProtocolVersion, type QoS } from "../packet/index.js";

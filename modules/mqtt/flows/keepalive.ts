@@ -8,7 +8,7 @@
  * - `readIdle`: a read once connected; with `idleTimeout`, no whole packet from the server for
  *   that long ends the connection.
  */
-import { isSocketError } from "../../cosock.js";
+import { isSocketError } from "../cosock.js";
 import { MqttError } from "../errors.js";
 import type { MqttClient } from "../client.js";
 import type { Connection } from "./connection.js";

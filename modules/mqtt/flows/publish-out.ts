@@ -12,7 +12,7 @@
  * - `onPuback` (QoS 1), `onPubrec` (QoS 2: answered with PUBREL [MQTT-4.3.3-4]), `onPubcomp`
  *   (QoS 2): the server's answers; `completed` settles the publisher's promise.
  */
-import { toBytes, type Payload } from "../../cosock.js";
+import { toBytes, type Payload } from "../cosock.js";
 import { MqttError, refusal } from "../errors.js";
 import { encode, publishSize, type AckPacket, type PublishPacket } from "../packet/index.js";
 import { propertiesLength } from "../packet/properties.js";

@@ -11,7 +11,7 @@
  * Acknowledgements and PINGREQ are not the sender's: the reader and the keepalive timer write
  * those directly, so a full queue never holds them back.
  */
-import type { Socket } from "../../cosock.js";
+import type { Socket } from "../cosock.js";
 import { MqttError } from "../errors.js";
 import { encode } from "../packet/index.js";
 import type { MqttClient } from "../client.js";
