@@ -14,8 +14,7 @@ import { Runtime } from "../../src/index.js";
 import { nodeHost } from "../../hosts/node/index.js";
 import { webConsole, type WebConsole } from "../../examples/web-console.js";
 import { example9 } from "../../examples/09-cosocket-echo.js";
-import { launchChromium } from "../support/chromium.js";
-import { itChromium } from "../support/peers.js";
+import { itChromium, launchChromium } from "../support/chromium.js";
 
 interface Row {
   kind: string;

@@ -10,8 +10,8 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { connect, type Socket } from "node:net";
 import WsWebSocket from "ws";
-import { freeUdpPort, itChromium, kill } from "../support/peers.js";
-import { launchChromium } from "../support/chromium.js";
+import { freeUdpPort, kill } from "../support/peers.js";
+import { itChromium, launchChromium } from "../support/chromium.js";
 
 interface Demo {
   proc: ChildProcess;

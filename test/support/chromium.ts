@@ -4,6 +4,7 @@
  * --user-data-dir) and no network of its own (no QUIC, no background fetches, no updates).
  */
 import { chromium, type Browser } from "playwright-core";
+import { itWithPeer } from "./peers.js";
 
 export const CHROMIUM = "/usr/bin/chromium";
 
@@ -23,3 +24,6 @@ export function launchChromium(): Promise<Browser> {
     ],
   });
 }
+
+/** `it` for the browser tests (a missing Chromium skips locally, fails under CI=true). */
+export const itChromium = itWithPeer("chromium", "apt-get install chromium");

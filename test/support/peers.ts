@@ -33,8 +33,6 @@ export function itWithPeer(command: string, install: string): jest.It {
   return itIf(have(command), command, install);
 }
 
-/** `it` for the browser tests (headless Chromium: ./chromium.ts). */
-export const itChromium = itWithPeer("chromium", "apt-get install chromium");
 
 /** A free TCP port on 127.0.0.1. */
 export async function freeTcpPort(): Promise<number> {

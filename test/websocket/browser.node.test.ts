@@ -17,8 +17,7 @@ import { HttpServer } from "../../src/http/server.js";
 import { webConsole } from "../../examples/web-console.js";
 import { example9 } from "../../examples/09-cosocket-echo.js";
 import { until } from "../support/util.js";
-import { launchChromium } from "../support/chromium.js";
-import { itChromium } from "../support/peers.js";
+import { itChromium, launchChromium } from "../support/chromium.js";
 import { scriptedHandler, type ServerEvent } from "../support/ws-scripted.js";
 
 let browser: Browser | undefined;

@@ -16,10 +16,10 @@ import { webConsole } from "../../examples/web-console.js";
 import { example9 } from "../../examples/09-cosocket-echo.js";
 import { usePKI, type PKI } from "../tls/pki.js";
 import { itWithPeer } from "../support/peers.js";
+import { itChromium } from "../support/chromium.js";
 
 
 const itOpenssl = itWithPeer("openssl", "apt-get install openssl");
-const itChromium = itWithPeer("chromium", "apt-get install chromium");
 
 let pki: PKI | undefined;
 let rt: Runtime;
