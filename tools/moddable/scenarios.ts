@@ -400,4 +400,54 @@ const wss: Scenario = {
   },
 };
 
-export const scenarios: Scenario[] = [echo, proxy, ntp, sntp, mqtt, mqttTls, modbus, wsclient, wss];
+/** Two statistics messages from the console's WebSocket (`ws` as the page's stand-in). */
+async function consoleStats(port: number): Promise<{ stat: Record<string, number>; sockets?: { rows?: unknown[] } }[]> {
+  const { default: WebSocket } = await import("ws");
+  const ws = new WebSocket(`ws://127.0.0.1:${port}/ws`, { origin: `http://127.0.0.1:${port}` });
+  try {
+    return await new Promise((resolve, reject) => {
+      const got: { stat: Record<string, number> }[] = [];
+      const t = setTimeout(() => reject(new Error(`${got.length} statistics messages in 20 s`)), 20_000);
+      ws.on("error", reject);
+      ws.on("message", (m) => {
+        const msg = JSON.parse(String(m)) as { stat?: Record<string, number> };
+        if (msg.stat) got.push(msg as { stat: Record<string, number> });
+        if (got.length === 2) {
+          clearTimeout(t);
+          resolve(got);
+        }
+      });
+    });
+  } finally {
+    ws.close(1000);
+  }
+}
+
+const webConsole: Scenario = {
+  name: "console",
+  async run(ctx) {
+    const port = await freeTcpPort();
+    const echoPort = await freeTcpPort();
+    const app = await ctx.start(ctx.build("console", { "console.port": port, "console.echo": echoPort, "console.every": 500 }));
+    try {
+      if (!(await ctx.check("console: the app starts its echo service and the console", () => app.xsbug.waitFor(/cosock console on/).then(() => undefined)))) return;
+      await ctx.check("console: the device serves the page", async () => {
+        const r = await fetch(`http://127.0.0.1:${port}/`);
+        const text = await r.text();
+        expect(r.status === 200, `status ${r.status}`);
+        expect(text.includes("<canvas") && text.includes("/ws"), "not the console page");
+      });
+      await ctx.check("console: its statistics WebSocket sends live figures (the page's own connection among the open ones)", async () => {
+        const [a, b] = await consoleStats(port);
+        expect(a!.stat.activeCons! >= 1, `activeCons ${a!.stat.activeCons}`);
+        expect(b!.stat.turns! > a!.stat.turns! || b!.stat.bytesOut! > a!.stat.bytesOut!, "the figures did not move");
+      });
+      await echoChecks(ctx, "console", echoPort);
+    } finally {
+      await healthy(ctx, "console", app);
+      await app.stop();
+    }
+  },
+};
+
+export const scenarios: Scenario[] = [echo, proxy, ntp, sntp, mqtt, mqttTls, modbus, wsclient, wss, webConsole];
