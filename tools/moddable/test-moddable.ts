@@ -94,7 +94,7 @@ async function main(): Promise<number> {
   return failed ? 1 : 0;
 }
 
-const APPS = ["echo", "proxy", "ntp", "sntp", "mqtt", "modbus", "wsclient"];
+const APPS = ["echo", "proxy", "ntp", "sntp", "mqtt", "modbus", "wsclient", "console"];
 
 function esp32(names: string[]): number {
   let passed = 0;
