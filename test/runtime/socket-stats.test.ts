@@ -220,3 +220,25 @@ describe("per-socket statistics", () => {
     }
   });
 });
+
+describe("socketStats at 10 000 open sockets (what the console asks for every half second)", () => {
+  it("one pass: the total counts them all, the answer holds only the top rows, its JSON stays small", async () => {
+    const { server, client } = net();
+    const { port, accepted } = await lineEcho(server);
+    const n = 10_000;
+    const socks: Socket[] = [];
+    for (let i = 0; i < n; i += 500) socks.push(...(await Promise.all(Array.from({ length: 500 }, () => client.connect(SERVER, port)))));
+    await until(server, () => accepted.length === n, 60_000, "every connection accepted");
+    await socks[1234]!.write("x".repeat(2000) + "\n"); // one connection with traffic: it sorts first by bytes
+    await until(server, () => accepted.some((a) => a.bytesOut === 2001), 10_000, "the echo");
+    const stats = server.socketStats({ limit: 20, sort: "bytes" });
+    expect(stats.total).toBe(n + 1); // the accepted connections and the listener
+    expect(stats.rows).toHaveLength(20);
+    expect(stats.rows[0]!.bytesIn + stats.rows[0]!.bytesOut).toBe(4002);
+    expect(stats.rows[1]!.bytesIn + stats.rows[1]!.bytesOut).toBe(0);
+    expect(JSON.stringify(stats).length).toBeLessThan(8000);
+    expect(client.socketStats({ limit: 20 }).total).toBe(n);
+    server.shutdown();
+    client.shutdown();
+  }, 120_000);
+});
