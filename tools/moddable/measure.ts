@@ -7,7 +7,8 @@
  * - memcosock: cosock's echo (seed example 9, as manifests/echo);
  * - memraw: a tiny echo written directly on ECMA-419's listener and TCP callbacks (the baseline).
  * Both carry the same control port (apps/common): "m" collects garbage and answers the XS slot
- * and chunk heaps in use and their high-water marks, read from the machine by a native function;
+ * and chunk heaps in use and their high-water marks, read from the machine by a native function
+ * (apps/common/heapstat.c);
  * "r" resets the high-water marks.
  *
  * 1. Memory: the desktop opens 8, then 16, then 32 idle connections to the echo (each proved

@@ -1,6 +1,6 @@
 /*
- * heapstat: the XS heap in use, read straight from the machine (the lin simulator's XS has no
- * instrumentation callbacks for it). heapstat(0) collects garbage first. Values in bytes:
+ * heapstat: the XS heap in use, read straight from the machine: the fields the SDK's
+ * instrumentation reports as "XS Slot/Chunk Heap Used", plus the high-water marks it does not. heapstat(0) collects garbage first. Values in bytes:
  * 0 slots in use (after a GC), 1 chunks in use, 2 slots high-water, 3 chunks high-water.
  * heapstat(4) resets both high-water marks to the current use.
  */
