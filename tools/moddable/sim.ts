@@ -59,9 +59,14 @@ export interface Built {
  * Throws with the build's output when it fails.
  */
 export function buildApp(root: string, app: string, config: Record<string, string | number | boolean>, platform = "lin"): Built {
+  return buildAppIn(join(root, "manifests", app), app, config, platform);
+}
+
+/** buildApp for an app in any directory (`appDir`, whose last name is `app`). */
+export function buildAppIn(appDir: string, app: string, config: Record<string, string | number | boolean>, platform = "lin"): Built {
   const dir = mkdtempSync(join(tmpdir(), `cosock-mc-${app}-`));
   const args = ["-d", "-m", "-p", platform, "-t", "build", "-o", dir, ...Object.entries(config).map(([k, v]) => `${k}=${v}`)];
-  const r = spawnSync("mcconfig", args, { cwd: join(root, "manifests", app), encoding: "utf8", maxBuffer: 64 << 20 });
+  const r = spawnSync("mcconfig", args, { cwd: appDir, encoding: "utf8", maxBuffer: 64 << 20 });
   const log = `${r.stdout ?? ""}${r.stderr ?? ""}`;
   const so = join(dir, "bin", platform, "mc", "debug", app, "mc.so");
   if (r.status !== 0 || !existsSync(so)) {

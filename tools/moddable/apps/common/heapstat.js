@@ -1,0 +1,2 @@
+const heapstat = native("xs_heapstat");
+export default heapstat;
