@@ -19,7 +19,7 @@ import { HttpServer } from "../src/http/server.js";
 import { req2sock } from "../src/websocket/handshake.js";
 import { WebSocket } from "../src/websocket/connection.js";
 import { CLOSE_GOING_AWAY } from "../src/websocket/close.js";
-import { decodeUtf8 } from "../src/utf8.js";
+import { decodeUtf8 } from "../src/base/utf8.js";
 import type { TLSServerOptions } from "../src/tls.js";
 import { flowDemo, queueFullDemo, type DemoReport, type FlowDemoOptions, type QueueFullOptions } from "./flow-demo.js";
 

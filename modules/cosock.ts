@@ -5,3 +5,5 @@
  */
 export * from "../src/index.js";
 export { wsConnect } from "../src/websocket/handshake.js";
+/** The queue of the layer below the runtime (src/base/), for the modules' own FIFOs. */
+export { Queue } from "../src/base/queue.js";

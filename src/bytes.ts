@@ -1,6 +1,6 @@
 /** Byte helpers shared by the runtime: conversion of write arguments, joining, searching, n2h/h2n. */
 import { SocketError } from "./errors.js";
-import { encodeUtf8 } from "./utf8.js";
+import { encodeUtf8 } from "./base/utf8.js";
 
 /** What a write accepts: bytes, or a string sent as UTF-8. */
 export type Payload = Uint8Array | ArrayBuffer | string;

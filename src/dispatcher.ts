@@ -6,6 +6,7 @@
  * It also owns the timers (read timeouts, sleeps, connect and linger timeouts).
  */
 import type { Host, Timer } from "./host.js";
+import { Queue } from "./base/queue.js";
 
 export interface Serviced {
   /** True while queued for service (managed by the dispatcher). */
@@ -15,8 +16,7 @@ export interface Serviced {
 
 export class Dispatcher {
   readonly host: Host;
-  #queue: Serviced[] = [];
-  #head = 0;
+  readonly #queue = new Queue<Serviced>();
   #running = false;
   #deferred = false;
   #timers = 0;
@@ -46,8 +46,8 @@ export class Dispatcher {
     let budget = this.#budget;
     const q = this.#queue;
     try {
-      while (this.#head < q.length && budget-- > 0) {
-        const s = q[this.#head++];
+      let s: Serviced | undefined;
+      while (budget-- > 0 && (s = q.shift())) {
         s.inReadyQueue = false;
         try {
           s.service();
@@ -56,16 +56,9 @@ export class Dispatcher {
         }
       }
     } finally {
-      if (this.#head === q.length) {
-        q.length = 0;
-        this.#head = 0;
-      } else if (this.#head > 1024) {
-        q.splice(0, this.#head);
-        this.#head = 0;
-      }
       this.#running = false;
     }
-    if (this.#head < q.length) {
+    if (q.length > 0) {
       this.#deferred = true;
       this.#deferredTurns++;
       this.host.defer(this.#turn);
@@ -102,6 +95,6 @@ export class Dispatcher {
   }
 
   get queued(): number {
-    return this.#queue.length - this.#head;
+    return this.#queue.length;
   }
 }

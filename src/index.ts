@@ -16,7 +16,7 @@ export { WorkerPool, type PoolOptions } from "./pool.js";
 export { SocketError, isSocketError, type SocketErrorCode } from "./errors.js";
 export { defaults, type RuntimeOptions } from "./options.js";
 export { n2h, h2n, toBytes, concat, type Payload } from "./bytes.js";
-export { encodeUtf8, decodeUtf8 } from "./utf8.js";
+export { encodeUtf8, decodeUtf8 } from "./base/utf8.js";
 export {
   tlsDefaults,
   matchesName,

@@ -6,7 +6,7 @@
  */
 import { SocketError } from "./errors.js";
 import { concat, indexOf, join } from "./bytes.js";
-import { decodeUtf8, encodeUtf8 } from "./utf8.js";
+import { decodeUtf8, encodeUtf8 } from "./base/utf8.js";
 import type { Host } from "./host.js";
 
 export interface ByteSource {

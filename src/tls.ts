@@ -13,6 +13,9 @@ import { SocketError } from "./errors.js";
 import type { CertificateInfo, HostErrorReason, PEM, TLSFailure, TLSSecureOptions, TLSSession, TLSVersion } from "./host.js";
 import type { Waiter } from "./waiter.js";
 import type { WriteQueue } from "./write-queue.js";
+import { matchesName } from "./base/names.js";
+
+export { matchesName };
 
 export type { PEM, CertificateInfo, TLSSession, TLSVersion };
 
@@ -198,26 +201,4 @@ export function cipherOf(session: TLSSession | undefined): CipherInfo | undefine
   const c: CipherInfo = { name: session.cipher, protocol: session.protocol };
   if (session.alpn) c.alpn = session.alpn;
   return c;
-}
-
-const IPV4 = /^\d{1,3}(\.\d{1,3}){3}$/;
-
-/**
- * Does the certificate name `host`? RFC 6125: an IP address must be one of the IP entries; a host
- * name must match a DNS entry (a "*" may stand for the whole left-most label only, never for a
- * public-suffix-like two-label name); the common name counts only when there are no DNS entries.
- */
-export function matchesName(cert: CertificateInfo, host: string): boolean {
-  const name = host.toLowerCase().replace(/\.$/, "");
-  if (IPV4.test(name) || name.includes(":")) return cert.ipAddresses.some((ip) => ip.toLowerCase() === name);
-  const dns = cert.dnsNames.length ? cert.dnsNames : cert.commonName !== undefined ? [cert.commonName] : [];
-  return dns.some((pattern) => matchesPattern(pattern.toLowerCase().replace(/\.$/, ""), name));
-}
-
-function matchesPattern(pattern: string, name: string): boolean {
-  if (!pattern.startsWith("*.")) return pattern === name;
-  const suffix = pattern.slice(1); // ".example.com"
-  if (suffix.split(".").length < 3) return false; // "*.com" names nothing
-  const dot = name.indexOf(".");
-  return dot > 0 && name.slice(dot) === suffix;
 }

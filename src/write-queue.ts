@@ -7,6 +7,7 @@
  */
 import type { TCP } from "./host.js";
 import type { Waiter } from "./waiter.js";
+import { Queue } from "./base/queue.js";
 
 interface Chunk {
   data: Uint8Array;
@@ -14,8 +15,7 @@ interface Chunk {
 }
 
 export class WriteQueue {
-  #chunks: (Chunk | undefined)[] = [];
-  #head = 0;
+  #chunks = new Queue<Chunk>();
   /** Bytes queued. */
   bytes = 0;
   /** Writers suspended until their bytes leave. */
@@ -37,13 +37,13 @@ export class WriteQueue {
    */
   flush(tcp: TCP, writable: number, maxWrite: number): number {
     const chunks = this.#chunks;
-    while (this.#head < chunks.length && writable > 0) {
-      const c = chunks[this.#head]!;
+    let c: Chunk | undefined;
+    while (writable > 0 && (c = chunks.peek())) {
       const n = Math.min(c.data.length, writable, maxWrite);
       if (n === c.data.length) {
         writable = tcp.write(c.data);
         this.bytes -= n;
-        chunks[this.#head++] = undefined;
+        chunks.shift();
         if (c.writer) {
           this.writers--;
           c.writer.resolve(true);
@@ -54,7 +54,6 @@ export class WriteQueue {
         c.data = c.data.subarray(n);
       }
     }
-    this.#compact();
     return writable;
   }
 
@@ -64,37 +63,21 @@ export class WriteQueue {
    */
   dropSuspended(error: unknown): void {
     if (this.writers === 0) return;
-    const kept: (Chunk | undefined)[] = [];
-    for (let i = this.#head; i < this.#chunks.length; i++) {
-      const c = this.#chunks[i]!;
-      if (c.writer) {
-        this.bytes -= c.data.length;
-        c.writer.reject(error);
-      } else kept.push(c);
-    }
+    this.#chunks.retain((c) => {
+      if (!c.writer) return true;
+      this.bytes -= c.data.length;
+      c.writer.reject(error);
+      return false;
+    });
     this.writers = 0;
-    this.#chunks = kept;
-    this.#head = 0;
   }
 
   /** Empties the queue; suspended writers are rejected with `error`. Returns the bytes dropped. */
   fail(error: unknown): number {
     const dropped = this.bytes;
-    for (let i = this.#head; i < this.#chunks.length; i++) this.#chunks[i]!.writer?.reject(error);
-    this.#chunks = [];
-    this.#head = 0;
     this.bytes = 0;
     this.writers = 0;
+    for (const c of this.#chunks.drain()) c.writer?.reject(error);
     return dropped;
-  }
-
-  #compact(): void {
-    if (this.#head === this.#chunks.length) {
-      this.#chunks.length = 0;
-      this.#head = 0;
-    } else if (this.#head > 32 && this.#head * 2 > this.#chunks.length) {
-      this.#chunks.splice(0, this.#head);
-      this.#head = 0;
-    }
   }
 }

@@ -6,13 +6,13 @@
 import * as net from "node:net";
 import type { Listener, ListenerOptions, PendingConnection } from "../../src/host.js";
 import { bindErrorReason, errorCode } from "./errors.js";
+import { Queue } from "../../src/base/queue.js";
 import { dropPending, markPending } from "./pending.js";
 
 export class NodeListener implements Listener {
   readonly #server: net.Server;
   readonly #options: ListenerOptions;
-  #pending: (PendingConnection | undefined)[] = [];
-  #head = 0;
+  readonly #pending = new Queue<PendingConnection>();
   #closed = false;
   #listening = false;
   #port: number;
@@ -31,17 +31,7 @@ export class NodeListener implements Listener {
   }
 
   read(): PendingConnection | undefined {
-    if (this.#head === this.#pending.length) return undefined;
-    const connection = this.#pending[this.#head];
-    this.#pending[this.#head++] = undefined;
-    if (this.#head === this.#pending.length) {
-      this.#pending.length = 0;
-      this.#head = 0;
-    } else if (this.#head > 32 && this.#head * 2 > this.#pending.length) {
-      this.#pending.splice(0, this.#head);
-      this.#head = 0;
-    }
-    return connection;
+    return this.#pending.shift();
   }
 
   /** Stops listening and closes the connections nobody took; taken ones stay open. */
@@ -49,14 +39,12 @@ export class NodeListener implements Listener {
     if (this.#closed) return;
     this.#closed = true;
     this.#server.close();
-    for (let i = this.#head; i < this.#pending.length; i++) dropPending(this.#pending[i]!);
-    this.#pending = [];
-    this.#head = 0;
+    for (const connection of this.#pending.drain()) dropPending(connection);
   }
 
   /** Connections accepted and not yet taken by `read()`. */
   get pending(): number {
-    return this.#pending.length - this.#head;
+    return this.#pending.length;
   }
 
   /** The bound port once listening (the requested one before). */
@@ -74,7 +62,7 @@ export class NodeListener implements Listener {
       return;
     }
     this.#pending.push(markPending(socket));
-    this.#options.onReadable?.(this.#pending.length - this.#head);
+    this.#options.onReadable?.(this.#pending.length);
   };
 
   #onListening = (): void => {

@@ -1,7 +1,7 @@
 /**
  * The seam's TCP socket over `node:net` (ECMA-419 shape).
  *
- * Reading: every chunk Node delivers is queued as is (see `ChunkQueue`) and announced with
+ * Reading: every chunk Node delivers is queued as is (see `ByteQueue`, src/base/) and announced with
  * `onReadable(unread)`; past `recvBuffer` unread bytes the socket is paused (kernel flow control
  * takes over) until `read()` brings it back to `recvBuffer` or less.
  *
@@ -22,7 +22,7 @@
  */
 import * as net from "node:net";
 import type { Endpoint, HostErrorReason, TCP, TCPAdoptOptions, TCPCallbacks, TCPConnectOptions } from "../../src/host.js";
-import { ChunkQueue } from "./chunk-queue.js";
+import { ByteQueue } from "../../src/base/byte-queue.js";
 import { errorCode, tcpErrorReason } from "./errors.js";
 import { takePending } from "./pending.js";
 import { copyForWrite } from "./write-slab.js";
@@ -93,7 +93,7 @@ const deliverEnd = (t: NodeTCP): void => t._deliverEnd();
 
 export class NodeTCP implements TCP {
   readonly #socket: net.Socket;
-  readonly #queue = new ChunkQueue();
+  readonly #queue = new ByteQueue();
   readonly #sendBuffer: number;
   readonly #recvBuffer: number;
   readonly #readable: TCPCallbacks["onReadable"];

@@ -7,6 +7,7 @@
 import * as dgram from "node:dgram";
 import * as net from "node:net";
 import type { Datagram, Endpoint, UDP, UDPOptions } from "../../src/host.js";
+import { Queue } from "../../src/base/queue.js";
 import { bindErrorReason, errorCode } from "./errors.js";
 
 /** Largest UDP payload over IPv4 (65535 − 8-byte UDP header − 20-byte IP header). */
@@ -16,8 +17,7 @@ export class NodeUDP implements UDP {
   readonly #socket: dgram.Socket;
   readonly #options: UDPOptions;
   readonly #limit: number;
-  #queue: (Datagram | undefined)[] = [];
-  #head = 0;
+  readonly #queue = new Queue<Datagram>();
   #closed = false;
   #bound = false;
   #broadcast: boolean | undefined;
@@ -38,17 +38,7 @@ export class NodeUDP implements UDP {
   }
 
   read(): Datagram | undefined {
-    if (this.#head === this.#queue.length) return undefined;
-    const datagram = this.#queue[this.#head];
-    this.#queue[this.#head++] = undefined;
-    if (this.#head === this.#queue.length) {
-      this.#queue.length = 0;
-      this.#head = 0;
-    } else if (this.#head > 32 && this.#head * 2 > this.#queue.length) {
-      this.#queue.splice(0, this.#head);
-      this.#head = 0;
-    }
-    return datagram;
+    return this.#queue.shift();
   }
 
   write(data: Uint8Array, address: string, port: number): void {
@@ -63,8 +53,7 @@ export class NodeUDP implements UDP {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.#queue = [];
-    this.#head = 0;
+    this.#queue.clear();
     this.#release();
   }
 
@@ -89,7 +78,7 @@ export class NodeUDP implements UDP {
 
   #onMessage = (msg: Buffer, rinfo: dgram.RemoteInfo): void => {
     if (this.#closed) return;
-    if (this.#queue.length - this.#head >= this.#limit) {
+    if (this.#queue.length >= this.#limit) {
       this.dropped++;
       return;
     }
@@ -98,7 +87,7 @@ export class NodeUDP implements UDP {
       address: rinfo.address,
       port: rinfo.port,
     });
-    this.#options.onReadable?.(this.#queue.length - this.#head);
+    this.#options.onReadable?.(this.#queue.length);
   };
 
   #onListening = (): void => {

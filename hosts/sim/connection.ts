@@ -108,9 +108,9 @@ export class Connection implements SimConnection, PipeOwner {
 
   read(end: SimTcp, max: number | undefined): Uint8Array | undefined {
     const pipe = this.inbound(end);
-    if (pipe.unread.length === 0) return undefined;
-    const out = pipe.read(max === undefined ? pipe.unread.length : Math.floor(max));
-    if (pipe.unread.length === 0 && pipe.finArrived && !pipe.endDelivered && !pipe.endScheduled) {
+    if (pipe.unread.bytes === 0) return undefined;
+    const out = pipe.read(max === undefined ? pipe.unread.bytes : Math.floor(max));
+    if (pipe.unread.bytes === 0 && pipe.finArrived && !pipe.endDelivered && !pipe.endScheduled) {
       pipe.endScheduled = true;
       this.core.clock.at(this.core.clock.now, () => {
         pipe.endScheduled = false;
@@ -130,7 +130,7 @@ export class Connection implements SimConnection, PipeOwner {
   close(end: SimTcp): void {
     if (this.dead) return;
     const inbound = this.inbound(end);
-    if (inbound.unread.length > 0) {
+    if (inbound.unread.bytes > 0) {
       this.reset();
       return;
     }
@@ -155,7 +155,7 @@ export class Connection implements SimConnection, PipeOwner {
       }
       this.down.told = this.down.writable;
       end.emitWritable(this.down.told);
-      if (this.up.unread.length > 0) end.emitReadable(this.up.unread.length);
+      if (this.up.unread.bytes > 0) end.emitReadable(this.up.unread.bytes);
       else this.deliverEnd(this.up);
       this.checkFinished();
     });
@@ -176,7 +176,7 @@ export class Connection implements SimConnection, PipeOwner {
     pipe.crossed += chunk.byteLength;
     pipe.unread.push(chunk);
     const receiver = this.receiverOf(pipe);
-    if (receiver !== undefined && chunk.byteLength > 0) receiver.emitReadable(pipe.unread.length);
+    if (receiver !== undefined && chunk.byteLength > 0) receiver.emitReadable(pipe.unread.bytes);
     if (trip) {
       this.reset();
       return;
@@ -218,7 +218,7 @@ export class Connection implements SimConnection, PipeOwner {
   }
 
   private deliverEnd(pipe: Pipe): void {
-    if (this.dead || !pipe.finArrived || pipe.endDelivered || pipe.unread.length > 0) return;
+    if (this.dead || !pipe.finArrived || pipe.endDelivered || pipe.unread.bytes > 0) return;
     const receiver = this.receiverOf(pipe);
     if (receiver === undefined || receiver.phase !== "open") return;
     pipe.endDelivered = true;

@@ -1,4 +1,4 @@
-import { ByteQueue } from "./byte-queue.js";
+import { ByteQueue } from "../../src/base/byte-queue.js";
 import type { SimEvent } from "./clock.js";
 import type { SimCore } from "./core.js";
 
@@ -81,7 +81,7 @@ export class Pipe {
 
   /** Bytes the sender may write now. */
   get writable(): number {
-    return this.sizes.sendBuffer - this.pending.length - this.flightBytes;
+    return this.sizes.sendBuffer - this.pending.bytes - this.flightBytes;
   }
 
   /** Queues a copy of `data` (the caller checked the writable count). */
@@ -127,7 +127,7 @@ export class Pipe {
 
   schedulePump(): void {
     if (this.dead || this.pumpEvent !== undefined) return;
-    if (this.pending.length === 0 && !(this.finQueued && !this.finSent)) return;
+    if (this.pending.bytes === 0 && !(this.finQueued && !this.finSent)) return;
     this.pumpEvent = this.core.clock.at(this.core.clock.now, this.pump);
   }
 
@@ -140,10 +140,10 @@ export class Pipe {
     const wire = core.wire(this.from, this.to);
     const { mss, recvWindow } = this.sizes;
     const small = Math.min(mss, Math.ceil(recvWindow / 2));
-    while (this.pending.length > 0) {
-      const window = recvWindow - this.unread.length - this.flightBytes;
-      const size = Math.min(mss, this.pending.length, window);
-      if (size <= 0 || (size < small && size < this.pending.length && this.flightBytes > 0)) break;
+    while (this.pending.bytes > 0) {
+      const window = recvWindow - this.unread.bytes - this.flightBytes;
+      const size = Math.min(mss, this.pending.bytes, window);
+      if (size <= 0 || (size < small && size < this.pending.bytes && this.flightBytes > 0)) break;
       const data = this.pending.take(size);
       let arrival = wire.send(now, size, link.bandwidth) + link.latency;
       if (link.jitter > 0) arrival += core.faults.next() * link.jitter;
@@ -155,7 +155,7 @@ export class Pipe {
       this.enqueue({ data, arrival });
       this.flightBytes += size;
     }
-    if (this.pending.length === 0 && this.finQueued && !this.finSent) {
+    if (this.pending.bytes === 0 && this.finQueued && !this.finSent) {
       this.finSent = true;
       this.enqueue({ data: undefined, arrival: wire.send(now, 0, link.bandwidth) + link.latency });
     }

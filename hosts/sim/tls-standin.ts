@@ -31,8 +31,8 @@ import type {
   TLSVersion,
   TLSWrapOptions,
 } from "../../src/host.js";
-import { decodeUtf8, encodeUtf8 } from "../../src/utf8.js";
-import { matchesName } from "../../src/tls.js";
+import { decodeUtf8, encodeUtf8 } from "../../src/base/utf8.js";
+import { matchesName } from "../../src/base/names.js";
 import { takeOver } from "./handover.js";
 import type { SimHost } from "./host.js";
 

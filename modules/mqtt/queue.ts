@@ -3,46 +3,35 @@
  * cosocket, in order. Bounded in bytes by the caller (see `MqttOptions.queuelen`): the client
  * checks `bytes` before adding, exactly as a socket's `trywrite` does.
  */
-export class OutQueue<T extends { size: number }> {
-  #items: (T | undefined)[] = [];
-  #head = 0;
+import { Queue } from "./cosock.js";
+
+export class OutQueue<T extends { size: number }> extends Queue<T> {
   /** Bytes of the queued items (their encoded size as estimated when queued). */
   bytes = 0;
 
-  get length(): number {
-    return this.#items.length - this.#head;
-  }
-
-  push(item: T): void {
-    this.#items.push(item);
+  override push(item: T): void {
+    super.push(item);
     this.bytes += item.size;
   }
 
-  peek(): T | undefined {
-    return this.#items[this.#head];
-  }
-
-  shift(): T | undefined {
-    if (this.#head >= this.#items.length) return undefined;
-    const item = this.#items[this.#head]!;
-    this.#items[this.#head++] = undefined;
-    this.bytes -= item.size;
-    if (this.#head === this.#items.length) {
-      this.#items.length = 0;
-      this.#head = 0;
-    } else if (this.#head > 32 && this.#head * 2 > this.#items.length) {
-      this.#items.splice(0, this.#head);
-      this.#head = 0;
-    }
+  override shift(): T | undefined {
+    const item = super.shift();
+    if (item !== undefined) this.bytes -= item.size;
     return item;
   }
 
-  /** Empties the queue and returns what it held. */
-  drain(): T[] {
-    const out = this.#items.slice(this.#head) as T[];
-    this.#items = [];
-    this.#head = 0;
+  override retain(keep: (item: T) => boolean): void {
+    super.retain((item) => keep(item) || ((this.bytes -= item.size), false));
+  }
+
+  override clear(): void {
+    super.clear();
     this.bytes = 0;
-    return out;
+  }
+
+  /** Empties the queue and returns what it held. */
+  override drain(): T[] {
+    this.bytes = 0;
+    return super.drain();
   }
 }

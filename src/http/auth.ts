@@ -3,7 +3,7 @@
  * A handler checks them and answers 401 (with a challenge) or 403 before calling `req2sock`.
  */
 import { decodeBase64 } from "../base64.js";
-import { decodeUtf8 } from "../utf8.js";
+import { decodeUtf8 } from "../base/utf8.js";
 import type { HttpRequest, HttpResponse } from "./server.js";
 
 /** The Basic credentials of a request, if it has well-formed ones. */

@@ -7,7 +7,7 @@ import { httpDefaults, type HttpLimits } from "../options.js";
 import type { Runtime } from "../runtime.js";
 import type { Socket } from "../socket.js";
 import { toBytes, type Payload } from "../bytes.js";
-import { decodeUtf8 } from "../utf8.js";
+import { decodeUtf8 } from "../base/utf8.js";
 import { BodyReader, bodyFraming } from "./body.js";
 import { formatHead, readResponseHead, type Headers } from "./head.js";
 import type { TLSOptions } from "../tls.js";

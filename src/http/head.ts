@@ -6,7 +6,7 @@ import { SocketError } from "../errors.js";
 import type { HttpLimits } from "../options.js";
 import type { Socket } from "../socket.js";
 import { concat } from "../bytes.js";
-import { decodeUtf8 } from "../utf8.js";
+import { decodeUtf8 } from "../base/utf8.js";
 
 export class HttpError extends Error {
   readonly status: number;

@@ -12,7 +12,7 @@ import { httpDefaults, type HttpLimits } from "../options.js";
 import type { Runtime } from "../runtime.js";
 import type { Socket } from "../socket.js";
 import { toBytes, type Payload } from "../bytes.js";
-import { decodeUtf8 } from "../utf8.js";
+import { decodeUtf8 } from "../base/utf8.js";
 import { BodyReader, bodyFraming, writeChunk, writeLastChunk } from "./body.js";
 import { HttpError, STATUS_TEXT, awaitHead, formatHead, hasToken, readRequestHead, type Headers, type RequestHead } from "./head.js";
 import type { TLSServerOptions } from "../tls.js";

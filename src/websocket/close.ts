@@ -1,6 +1,6 @@
 /** Close codes (RFC 6455 §7.4), and the close frame payload: a 2-byte code and a UTF-8 reason. */
 import { SocketError } from "../errors.js";
-import { decodeUtf8, encodeUtf8 } from "../utf8.js";
+import { decodeUtf8, encodeUtf8 } from "../base/utf8.js";
 import { MAX_CLOSE_REASON } from "./opcodes.js";
 import { isValidUtf8 } from "./utf8-validator.js";
 

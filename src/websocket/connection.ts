@@ -16,6 +16,7 @@ import { CLOSE_ABNORMAL, CLOSE_GOING_AWAY, CLOSE_NO_STATUS, CLOSE_NORMAL } from 
 import { isByteLimit, wsDefaults, type WebSocketLimits } from "./limits.js";
 import { RESOLVED_TRUE } from "../waiter.js";
 import type { Watched } from "../watchdog.js";
+import { Queue } from "../base/queue.js";
 
 export interface WebSocketOptions {
   /** Largest frame accepted and the size messages are cut to when sent (inclusive); default 65536. */
@@ -118,8 +119,7 @@ export class WebSocket implements Watched {
   // bits of `#f`, and what only some connections need is in `#x`, made on first use.
   #parser: FrameParser;
   #f = 0;
-  #pieces: FramePiece[] | undefined;
-  #head = 0;
+  #pieces: Queue<FramePiece> | undefined;
   #messages: MessageAssembler | undefined;
   #x: Extra | undefined;
   // the waiting read (`read`, `readFrame`, `readMessage`)
@@ -138,7 +138,7 @@ export class WebSocket implements Watched {
       this.ws = ws;
     }
     onData(piece: FramePiece): void {
-      (this.ws.#pieces ??= []).push(piece);
+      (this.ws.#pieces ??= new Queue()).push(piece);
     }
     // A ping, a close frame and an error are answered by _absorb once the parser has returned,
     // in the order they came (a ping's pong first; a close frame or an error is the last thing
@@ -232,13 +232,8 @@ export class WebSocket implements Watched {
   /** Makes progress on the waiting read: its result, or WAIT (a socket read is in flight). */
   private _step(): ReadResult | null | typeof WAIT {
     for (;;) {
-      const pieces = this.#pieces;
-      if (pieces && this.#head < pieces.length) {
-        const p = pieces[this.#head++];
-        if (this.#head === pieces.length) {
-          pieces.length = 0;
-          this.#head = 0;
-        }
+      const p = this.#pieces?.shift();
+      if (p) {
         const r = this._take(((this.#f & WANT_BITS) >> WANT_SHIFT) as Want, p);
         if (r !== undefined) return r;
         if (this.#timeout !== undefined) this.#deadline = this.sock.rt.host.now() + this.#timeout;
@@ -608,7 +603,7 @@ export class WebSocket implements Watched {
     if (!(this.#f & INFLIGHT)) {
       // bytes that wait in the socket are traffic too: take them in, unless the reader has
       // not taken what it was given (then the silence is the application's, not the peer's)
-      if (this.#pieces && this.#head < this.#pieces.length) this.#active = now;
+      if (this.#pieces?.length) this.#active = now;
       else if (!this.sock.closed && this._fill(undefined)) this._wakePullers();
     }
     const x = this.#x;

@@ -9,7 +9,7 @@ import type { Runtime } from "../runtime.js";
 import type { Socket } from "../socket.js";
 import { encodeBase64, decodeBase64 } from "../base64.js";
 import { sha1 } from "../sha1.js";
-import { encodeUtf8 } from "../utf8.js";
+import { encodeUtf8 } from "../base/utf8.js";
 import { HttpError, hasToken } from "../http/head.js";
 import type { HttpRequest, HttpResponse } from "../http/server.js";
 import { httpRequest, parseUrl, type HttpClientResponse } from "../http/client.js";

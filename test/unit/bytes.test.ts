@@ -1,6 +1,6 @@
 import { n2h, h2n, concat, SocketError } from "../../src/index.js";
 import { indexOf } from "../../src/bytes.js";
-import { encodeUtf8, decodeUtf8 } from "../../src/utf8.js";
+import { encodeUtf8, decodeUtf8 } from "../../src/base/utf8.js";
 
 describe("n2h / h2n", () => {
   it("round-trips every size and matches the seed's example", () => {
@@ -42,12 +42,12 @@ describe("UTF-8 without the platform's TextEncoder", () => {
   it("the fallback codec matches the platform's on tricky text", async () => {
     const g = globalThis as { TextEncoder?: unknown; TextDecoder?: unknown };
     const saved = [g.TextEncoder, g.TextDecoder];
-    let fallback: typeof import("../../src/utf8.js");
+    let fallback: typeof import("../../src/base/utf8.js");
     try {
       g.TextEncoder = undefined;
       g.TextDecoder = undefined;
       jest.resetModules();
-      fallback = await import("../../src/utf8.js");
+      fallback = await import("../../src/base/utf8.js");
     } finally {
       [g.TextEncoder, g.TextDecoder] = saved;
     }

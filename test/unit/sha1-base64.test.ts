@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import { sha1 } from "../../src/sha1.js";
 import { encodeBase64, decodeBase64 } from "../../src/base64.js";
-import { encodeUtf8 } from "../../src/utf8.js";
+import { encodeUtf8 } from "../../src/base/utf8.js";
 
 describe("sha1 and base64", () => {
   it("sha1 matches node:crypto for lengths around the block boundaries", () => {

@@ -1,6 +1,6 @@
 /** Test helpers for the WebSocket codec: a recording sink, a seeded PRNG, chunkers, raw frames. */
 import { FrameParser } from "../../src/websocket/frame-parser.js";
-import { decodeUtf8, encodeUtf8 } from "../../src/utf8.js";
+import { decodeUtf8, encodeUtf8 } from "../../src/base/utf8.js";
 import { joinAll } from "../support/util.js";
 import type { FramePiece, FrameParserOptions, FrameSink } from "../../src/websocket/frame-parser.js";
 

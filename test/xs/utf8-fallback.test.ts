@@ -4,7 +4,7 @@
  * the first time with the globals hidden, so it picks its fallback; the expected bytes are
  * written out, so no platform codec is needed to check it.
  */
-type Utf8 = typeof import("../../src/utf8.js");
+type Utf8 = typeof import("../../src/base/utf8.js");
 
 let codec: Utf8;
 
@@ -22,7 +22,7 @@ beforeAll(async () => {
           return undefined;
         },
       });
-    codec = await import("../../src/utf8.js");
+    codec = await import("../../src/base/utf8.js");
   } finally {
     names.forEach((n, i) => {
       const d = saved[i];

@@ -37,7 +37,7 @@ import { acceptKey, req2sock, wsConnect } from "../../src/websocket/handshake.js
 import { WebSocket } from "../../src/websocket/connection.js";
 import { echoCosocket, wsEchoHandler } from "../../examples/05-websocket-server.js";
 import { deviceWsDefaults } from "../../hosts/moddable/defaults.js";
-import { decodeUtf8, encodeUtf8 } from "../../src/utf8.js";
+import { decodeUtf8, encodeUtf8 } from "../../src/base/utf8.js";
 
 declare const gc: () => void;
 declare const print: (line: string) => void;

@@ -1,6 +1,6 @@
 /**
- * UTF-8 conversion without depending on TextEncoder/TextDecoder globals (the device has none).
- * Where the engine provides them they are used, since they are much faster.
+ * UTF-8 encoding and decoding without depending on TextEncoder/TextDecoder globals (the device
+ * has none). Where the engine provides them they are used, since they are much faster.
  */
 type Encoder = { encode(s: string): Uint8Array };
 type Decoder = { decode(b: Uint8Array): string };
