@@ -1,10 +1,8 @@
 /**
- * The device entry: hosts/moddable bound to the real Moddable modules. Only mcconfig builds (and
- * `npm run typecheck:moddable`) see this file; the Node tests use index.ts with an emulation.
- *
- *   import { Runtime } from "cosock/src/index";
- *   import { deviceHost, deviceRuntime } from "cosock/hosts/moddable/device";
- *   const rt = deviceRuntime();            // new Runtime(deviceHost(), device defaults + config)
+ * The device host: hosts/moddable bound to the real Moddable modules (`embedded:io/…`, timer,
+ * time, net). Only mcconfig builds (and `npm run typecheck:moddable`) see this file; the Node tests
+ * use index.ts with an emulation. The runtime on top of it is made in device/runtime.ts (the
+ * composition root: `deviceRuntime()`).
  *
  * Manifest: include the top-level cosock manifest.json (it brings the io, DNS, timer and time
  * modules this file imports).
@@ -18,11 +16,9 @@ import Resolver from "embedded:network/dns/resolver/udp";
 import Timer from "timer";
 import Time from "time";
 import Net from "net";
-import config from "mc/config";
-import { Runtime, type Host, type RuntimeOptions } from "cosock/src/index";
+import type { Host } from "../../src/host.js";
 import { moddableHost, type ModdableHostOptions } from "./index.js";
 import type { ModdablePlatform, PlatformTLS } from "./platform.js";
-import { deviceOptions, type DeviceOptions } from "./defaults.js";
 
 /**
  * The platform as Moddable provides it. Each constructor call is checked against @moddable/typings
@@ -52,14 +48,4 @@ export const platform: ModdablePlatform = Object.freeze({
 
 export function deviceHost(options?: ModdableHostOptions): Host {
   return moddableHost(platform, options);
-}
-
-/** The device defaults (hosts/moddable/defaults.ts) with the overrides from the manifest's config. */
-export function deviceConfig(): DeviceOptions {
-  return deviceOptions(config as Record<string, unknown>);
-}
-
-/** A runtime on the device host with the device defaults; `options` win over both. */
-export function deviceRuntime(options: Partial<RuntimeOptions> = {}, host: Host = deviceHost()): Runtime {
-  return new Runtime(host, { ...deviceConfig().runtime, ...options });
 }

@@ -8,7 +8,7 @@
  * (socket rows per statistics message, 8: a small message), "console.every" (ms between them).
  */
 import config from "mc/config";
-import { deviceRuntime } from "cosock/hosts/moddable/device";
+import { deviceRuntime } from "cosock/device/runtime";
 import { example9 } from "cosock/examples/09-cosocket-echo";
 import { webConsole } from "cosock/examples/web-console";
 

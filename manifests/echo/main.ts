@@ -3,7 +3,7 @@
  *   cd manifests/echo && mcconfig -d -m -p esp32/<board> ssid=<ssid> password=<password>
  */
 import config from "mc/config";
-import { deviceRuntime } from "cosock/hosts/moddable/device";
+import { deviceRuntime } from "cosock/device/runtime";
 import { example9 } from "cosock/examples/09-cosocket-echo";
 
 const port = Number((config as Record<string, unknown>)["echo.port"] ?? 7);

@@ -4,7 +4,7 @@
  *   cd manifests/modbus && mcconfig -d -m -p esp32/<board> ssid=<ssid> password=<password>
  */
 import config from "mc/config";
-import { deviceRuntime } from "cosock/hosts/moddable/device";
+import { deviceRuntime } from "cosock/device/runtime";
 import { exampleModbusServer } from "cosock/examples/modbus-server";
 
 const port = Number((config as Record<string, unknown>)["modbus.port"] ?? 502);

@@ -8,7 +8,7 @@
  *   cd manifests/mqtt && mcconfig -d -m -p esp32/<board> ssid=<ssid> password=<password> mqtt.host=<broker>
  */
 import config from "mc/config";
-import { deviceRuntime } from "cosock/hosts/moddable/device";
+import { deviceRuntime } from "cosock/device/runtime";
 import { decodeUtf8 } from "cosock/src/index";
 import { MqttClient, mqttDeviceDefaults, tlsTransport } from "cosock/modules/mqtt/index";
 

@@ -5,7 +5,7 @@
  */
 import config from "mc/config";
 import Time from "time";
-import { deviceRuntime } from "cosock/hosts/moddable/device";
+import { deviceRuntime } from "cosock/device/runtime";
 import { example1 } from "cosock/examples/01-ntp-blocking";
 
 const settings = config as Record<string, unknown>;

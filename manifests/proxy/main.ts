@@ -6,7 +6,7 @@
  *   cd manifests/proxy && mcconfig -d -m -p esp32/<board> ssid=<ssid> password=<password> [proxy.target=host:port]
  */
 import config from "mc/config";
-import { deviceRuntime } from "cosock/hosts/moddable/device";
+import { deviceRuntime } from "cosock/device/runtime";
 import { example9 } from "cosock/examples/09-cosocket-echo";
 import { example13 } from "cosock/examples/13-proxy";
 

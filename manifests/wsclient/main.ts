@@ -10,7 +10,7 @@
  *   cd manifests/wsclient && mcconfig -d -m -p esp32/<board> ssid=<ssid> password=<password> ws.url=ws://<desktop-ip>:8080/ws
  */
 import config from "mc/config";
-import { deviceConfig, deviceRuntime } from "cosock/hosts/moddable/device";
+import { deviceConfig, deviceRuntime } from "cosock/device/runtime";
 import { wsClientApp } from "cosock/examples/ws-client";
 
 const settings = config as Record<string, unknown>;

@@ -1,11 +1,11 @@
 /**
  * The Moddable manifests: every module the device apps load resolves the way XS resolves
  * imports on a microcontroller (test/device/mc-modules.ts), and the device defaults in the
- * library manifest's `config` are the ones hosts/moddable/defaults.ts applies.
+ * library manifest's `config` are the ones device/defaults.ts applies.
  */
 import { readdirSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { deviceHttpDefaults, deviceOptions, deviceRuntimeDefaults, deviceWsDefaults } from "../../hosts/moddable/defaults.js";
+import { deviceHttpDefaults, deviceOptions, deviceRuntimeDefaults, deviceWsDefaults } from "../../device/defaults.js";
 import { defaults } from "../../src/options.js";
 import { modulesOf, readManifest, ROOT, unresolvedImports, xsResolve } from "./mc-modules.js";
 
@@ -42,7 +42,7 @@ describe("device manifests", () => {
       "cosock/src/websocket/handshake",
       "cosock/src/websocket/connection",
       "cosock/src/http/client",
-      "cosock/hosts/moddable/device",
+      "cosock/device/runtime",
     ];
     for (const m of needed) expect({ module: m, mapped: modules.has(m) }).toEqual({ module: m, mapped: true });
   });
@@ -50,6 +50,7 @@ describe("device manifests", () => {
   it("the library manifest maps the runtime and the device host, and preloads only modules it maps", () => {
     const modules = modulesOf(join(ROOT, "manifest.json"));
     expect(modules.get("cosock/src/index")).toBe(join(ROOT, "src/index.ts"));
+    expect(modules.get("cosock/device/runtime")).toBe(join(ROOT, "device/runtime.ts"));
     expect(modules.get("cosock/hosts/moddable/device")).toBe(join(ROOT, "hosts/moddable/device.ts"));
     expect(unresolvedImports(modules)).toEqual([]);
     for (const p of readManifest(join(ROOT, "manifest.json")).preload ?? []) {
@@ -58,7 +59,7 @@ describe("device manifests", () => {
     }
   });
 
-  it("the config defaults in manifest.json are those of hosts/moddable/defaults.ts", () => {
+  it("the config defaults in manifest.json are those of device/defaults.ts", () => {
     const config = readManifest(join(ROOT, "manifest.json")).config ?? {};
     const expected: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(deviceRuntimeDefaults)) expected[`cosock.${k}`] = v;

@@ -17,7 +17,7 @@ import { Runtime, decodeUtf8, encodeUtf8 } from "../../src/index.js";
 import { wsConnect } from "../../src/websocket/handshake.js";
 import type { WebSocket } from "../../src/websocket/connection.js";
 import { moddableHost } from "../../hosts/moddable/index.js";
-import { deviceOptions } from "../../hosts/moddable/defaults.js";
+import { deviceOptions } from "../../device/defaults.js";
 import type { PlatformTLS } from "../../hosts/moddable/platform.js";
 import { wsClientApp, type WsClientApp } from "../../examples/ws-client.js";
 import { itWithPeer } from "../support/peers.js";

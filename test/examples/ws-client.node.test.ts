@@ -10,7 +10,7 @@ import { WebSocketServer, type RawData, type WebSocket as WsSocket } from "ws";
 import { Runtime } from "../../src/index.js";
 import { nodeHost } from "../../hosts/node/index.js";
 import { moddableHost } from "../../hosts/moddable/index.js";
-import { deviceOptions } from "../../hosts/moddable/defaults.js";
+import { deviceOptions } from "../../device/defaults.js";
 import { wsClientApp, type WsClientApp } from "../../examples/ws-client.js";
 import { ecma419, type Emulation } from "../device/ecma419.js";
 import { DEVICE_MSS } from "../device/moddable-env.js";

@@ -12,7 +12,7 @@ import { deviceApp } from "../../tools/xs/device/apps.js";
 import { acceptKey } from "../../src/websocket/handshake.js";
 import { WebSocket } from "../../src/websocket/connection.js";
 import { ModbusClient } from "../../modules/modbus/index.js";
-import { deviceWsDefaults } from "../../hosts/moddable/defaults.js";
+import { deviceWsDefaults } from "../../device/defaults.js";
 import Time from "../../tools/xs/device/time.js";
 import { httpRequest } from "../../src/http/client.js";
 import { wsConnect } from "../../src/websocket/handshake.js";

@@ -26,7 +26,7 @@ const noNode: Plugin = {
  * network (tools/xs/device/).
  */
 const DEVICE_STANDINS: Record<string, string> = {
-  "cosock/hosts/moddable/device": "tools/xs/device/device.ts",
+  "cosock/device/runtime": "tools/xs/device/device.ts",
   "mc/config": "tools/xs/device/mc-config.ts",
   time: "tools/xs/device/time.ts",
 };
@@ -35,6 +35,7 @@ const DEVICE_PREFIXES: [string, string][] = [
   ["cosock/examples/", "examples/"],
   ["cosock/modules/", "modules/"],
   ["cosock/hosts/moddable/", "hosts/moddable/"],
+  ["cosock/device/", "device/"],
 ];
 
 const deviceModules: Plugin = {

@@ -14,7 +14,7 @@
  * - "load" / "empty": the device runtime's modules (src + hosts/moddable) loaded, or nothing.
  * The runtime's cost per connection is the scenario's slope minus the "sim" slope.
  *
- * WebSocket scenarios (the device's WebSocket limits, hosts/moddable/defaults.ts). Their bare ends
+ * WebSocket scenarios (the device's WebSocket limits, device/defaults.ts). Their bare ends
  * do the opening handshake themselves: the bare client writes a fixed upgrade request once
  * connected and reads (and drops) the answer; the bare server reads the request and answers 101
  * with the right Sec-WebSocket-Accept. The runtime's cost is the slope minus the "simws" slope.
@@ -36,7 +36,7 @@ import { HttpServer } from "../../src/http/server.js";
 import { acceptKey, req2sock, wsConnect } from "../../src/websocket/handshake.js";
 import { WebSocket } from "../../src/websocket/connection.js";
 import { echoCosocket, wsEchoHandler } from "../../examples/05-websocket-server.js";
-import { deviceWsDefaults } from "../../hosts/moddable/defaults.js";
+import { deviceWsDefaults } from "../../device/defaults.js";
 import { decodeUtf8, encodeUtf8 } from "../../src/base/utf8.js";
 
 declare const gc: () => void;

@@ -1,13 +1,13 @@
 /**
- * Stand-in for `cosock/hosts/moddable/device` in the XS app test (test/xs/apps.xs.ts): the same
- * exports the device apps use (deviceHost, deviceConfig, deviceRuntime), with the device defaults
- * (hosts/moddable/defaults.ts) and the config's overrides as on the device, over a host of the
+ * Stand-in for `cosock/device/runtime` (device/runtime.ts) in the XS app test (test/xs/apps.xs.ts):
+ * the same exports the device apps use (deviceHost, deviceConfig, deviceRuntime), with the device
+ * defaults (device/defaults.ts) and the config's overrides as on the device, over a host of the
  * simulated network (hosts/sim) instead of Moddable's ECMA-419 sockets. The test installs the host
  * and the app's config with `installDevice()` before it imports the app's main module.
  * ES2022 only, no Node APIs: it runs on XS.
  */
 import { Runtime, type Host, type RuntimeOptions } from "../../../src/index.js";
-import { deviceOptions, type DeviceOptions } from "../../../hosts/moddable/defaults.js";
+import { deviceOptions, type DeviceOptions } from "../../../device/defaults.js";
 import config from "./mc-config.js";
 
 let current: Host | undefined;

@@ -3,7 +3,7 @@
  * tools/moddable/measure.ts. Ports: config "echo.port" and "control.port".
  */
 import config from "mc/config";
-import { deviceRuntime } from "cosock/hosts/moddable/device";
+import { deviceRuntime } from "cosock/device/runtime";
 import { example9 } from "cosock/examples/09-cosocket-echo";
 import { control } from "memcontrol";
 

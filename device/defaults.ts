@@ -1,7 +1,7 @@
 /**
  * Device-sized defaults, and their overrides from the manifest's `config` (`mc/config`).
  *
- * Sized from the ESP32 limits (../../docs/device.md): 8 active lwIP TCP PCBs, an 8 KiB send buffer
+ * Sized from the ESP32 limits (../docs/device.md): 8 active lwIP TCP PCBs, an 8 KiB send buffer
  * and window per connection, MSS 1436, and about 160 KB of XS heap for the whole application.
  * The desktop defaults (src/options.ts) assume none of that.
  *
@@ -9,8 +9,8 @@
  * command line: "cosock.<runtime option>", "cosock.http.<limit>", "cosock.ws.<limit>". Values
  * from the command line arrive as strings and are read as numbers.
  */
-import type { HttpLimits, RuntimeOptions } from "../../src/options.js";
-import type { WebSocketLimits } from "../../src/websocket/limits.js";
+import type { HttpLimits, RuntimeOptions } from "../src/options.js";
+import type { WebSocketLimits } from "../src/websocket/limits.js";
 
 type Numeric<T> = { [K in keyof T as T[K] extends number ? K : never]: number };
 
