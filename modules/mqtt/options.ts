@@ -2,7 +2,7 @@
  * The MQTT client's options and their defaults, in one place. Times the protocol carries are in
  * seconds, as on the wire (`keepalive`, `sessionExpiry`); the client's own times are milliseconds.
  */
-import type { Payload } from "../../src/index.js";
+import type { Payload } from "../cosock.js";
 import type { Properties, ProtocolVersion, QoS, UserProperties } from "./packet/index.js";
 import type { Session } from "./session.js";
 import { tcpTransport, type Transport } from "./transport.js";

@@ -6,8 +6,7 @@
  * clients: each returns a stream whose `read` yields bytes in any chunking (the decoder does not
  * care about message boundaries) and whose `write` takes whole MQTT packets.
  */
-import { SocketError, type Socket } from "../cosock.js";
-import type { TLSOptions } from "../../src/tls.js";
+import { SocketError, type Socket, type TLSOptions } from "../cosock.js";
 import { wsConnect } from "../cosock.js";
 
 /** The byte stream the MQTT client talks over (a connected `Socket` is one). */

@@ -1,5 +1,5 @@
 /**
- * The UTF-8 codec the device uses: src/utf8.ts without TextEncoder/TextDecoder globals (Moddable
+ * The UTF-8 codec the device uses: src/base/utf8.ts without TextEncoder/TextDecoder globals (Moddable
  * has none). Runs under jest and on XS (npm run test:xs) alike: the module is imported here for
  * the first time with the globals hidden, so it picks its fallback; the expected bytes are
  * written out, so no platform codec is needed to check it.

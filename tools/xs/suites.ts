@@ -25,10 +25,11 @@ export const suites: XsSuite[] = [
     file: "test/unit/bytes.test.ts",
     notApplicable: {
       "UTF-8 without the platform's TextEncoder > the fallback codec matches the platform's on tricky text":
-        "re-imports src/utf8.ts after jest.resetModules(); an XS bundle has one instance of each module (the fallback codec runs on XS in test/xs/utf8-fallback.test.ts)",
+        "re-imports src/base/utf8.ts after jest.resetModules(); an XS bundle has one instance of each module (the fallback codec runs on XS in test/xs/utf8-fallback.test.ts)",
     },
   },
   { file: "test/xs/utf8-fallback.test.ts" },
+  { file: "test/unit/queue.test.ts" }, // the base layer's queues
   { file: "test/runtime/flow-control.sim.test.ts" },
   { file: "test/runtime/sim-network.test.ts" },
   // codecs (WebSocket, MQTT, Modbus)
