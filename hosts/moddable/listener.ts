@@ -9,7 +9,7 @@
 import type { Endpoint, Listener, ListenerOptions } from "../../src/host.js";
 import type { PlatformListener, PlatformListenerFactory } from "./platform.js";
 import { pending, type ModdablePending } from "./tcp.js";
-import { closeQuietly } from "./tcp.js";
+import { closeQuietly } from "./closing.js";
 
 export class ModdableListener implements Listener {
   #listener: PlatformListener | undefined;

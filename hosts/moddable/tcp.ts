@@ -12,7 +12,7 @@
  *   byte was read, and a reset the same way; neither carries a reason. Once connected, `onError()`
  *   is passed on as `onEnd()`: a clean close reads as end-of-stream (never an error). A reset reads
  *   as end-of-stream too (the platform cannot tell them apart); writes after it fail.
- * - Half-close: the platform has none (no shutdown, only close). `end()` therefore pulls every
+ * - Half-close (closing.ts, shared with tls.ts): the platform has none (no shutdown, only close). `end()` therefore pulls every
  *   byte already received into the host, then closes the platform socket (lwIP sends what is
  *   queued, then FIN). The runtime can still read those bytes, then sees end-of-stream; whatever
  *   the peer sends after `end()` cannot be received (lwIP answers it with a reset).
@@ -30,6 +30,7 @@
  */
 import type { Endpoint, PendingConnection, TCP, TCPCallbacks } from "../../src/host.js";
 import type { PlatformTCP, PlatformTCPFactory } from "./platform.js";
+import { CLOSED, ENDED, FINISHED, HalfClosing, WRITE_DEAD, closeQuietly } from "./closing.js";
 
 /** A connection accepted by a listener, not yet adopted: the platform socket and the local endpoint. */
 export interface ModdablePending extends PendingConnection {
@@ -44,43 +45,8 @@ export function pending(socket: PlatformTCP, local: Endpoint): ModdablePending {
 
 const EMPTY = new Uint8Array(0);
 
-/** Closes a platform object; one that failed or closed already throws, which changes nothing. */
-export function closeQuietly(platformObject: { close(): void } | undefined): void {
-  if (platformObject)
-    try {
-      platformObject.close();
-    } catch {
-      /* already closed */
-    }
-}
-
-/**
- * The device's half-close: takes what the platform socket still holds (when `read`), so that
- * closing does not reset the connection (lwIP answers a close with unread data by RST) and the
- * runtime can still read it, then closes the socket. Returns the bytes taken, if any.
- */
-export function takeAndClose(socket: { read(): ArrayBuffer | undefined; close(): void }, read: boolean): Uint8Array | undefined {
-  let rest: ArrayBuffer | undefined;
-  if (read)
-    try {
-      rest = socket.read();
-    } catch {
-      rest = undefined;
-    }
-  closeQuietly(socket);
-  return rest && rest.byteLength > 0 ? new Uint8Array(rest) : undefined;
-}
-
-// flags
+// flags (ENDED, CLOSED, FINISHED, WRITE_DEAD: closing.ts)
 const CONNECTED = 1;
-/** `end()` was called: no more writes; the platform socket is closed. */
-const ENDED = 2;
-/** `close()` was called: no callback any more. */
-const CLOSED = 4;
-/** onEnd or onError was delivered (or is on its way). */
-const FINISHED = 8;
-/** The platform will not accept writes any more (peer closed, reset, or failed). */
-const WRITE_DEAD = 16;
 /** The callbacks were handed to a new owner (`takeOver`). */
 const TAKEN = 32;
 
@@ -96,17 +62,10 @@ function platformError(this: Reached): void {
   this.target.failed();
 }
 
-export class ModdableTCP implements TCP {
+/** The half-close emulation and the fields it uses (cb, defer, available, held, flags) are in closing.ts. */
+export class ModdableTCP extends HalfClosing implements TCP {
   private socket: PlatformTCP | undefined;
-  /** The owner's callbacks and their `this` (the runtime's options object, kept as given). */
-  private cb: TCPCallbacks;
-  private readonly defer: (fn: () => void) => void;
-  /** Unread bytes in the platform socket, as last reported (minus what was read since). */
-  private available = 0;
-  /** Bytes taken out of the platform socket by `end()`, still to be read. */
-  private held: Uint8Array | undefined = undefined;
   private canWrite = 0;
-  private flags = 0;
   private remoteEnd: Endpoint | undefined;
   private readonly localEnd: Endpoint | undefined;
 
@@ -116,8 +75,7 @@ export class ModdableTCP implements TCP {
     callbacks: TCPCallbacks,
     defer: (fn: () => void) => void,
   ) {
-    this.cb = callbacks;
-    this.defer = defer;
+    super(callbacks, defer);
     if ("from" in options) {
       const from = options.from;
       if (from.adopted) throw new Error("not a pending connection (or adopted already)");
@@ -170,17 +128,6 @@ export class ModdableTCP implements TCP {
     return new Uint8Array(data);
   }
 
-  private readHeld(held: Uint8Array, max: number | undefined): Uint8Array {
-    if (max !== undefined && max < held.length) {
-      const n = max > 0 ? Math.floor(max) : 0;
-      this.held = held.subarray(n);
-      return held.subarray(0, n);
-    }
-    this.held = undefined;
-    this.deliverEndSoon();
-    return held;
-  }
-
   write(data: Uint8Array): number {
     const f = this.flags;
     if (f & (CLOSED | ENDED)) throw new Error("closed");
@@ -211,15 +158,8 @@ export class ModdableTCP implements TCP {
     this.flags |= ENDED;
     const socket = this.socket;
     if (!socket) return;
-    this.held = takeAndClose(socket, this.available > 0 || !(this.flags & FINISHED));
-    this.available = 0;
     this.socket = undefined;
-    if (!this.held) this.deliverEndSoon();
-    else
-      this.defer(() => {
-        // A reader may be waiting for bytes the platform had not announced yet.
-        if (!(this.flags & CLOSED) && this.held) this.cb.onReadable?.call(this.cb.target, this.held.length);
-      });
+    this.closeHolding(socket, this.available > 0 || !(this.flags & FINISHED));
   }
 
   close(): void {
@@ -304,14 +244,5 @@ export class ModdableTCP implements TCP {
     } catch {
       /* keep what we had */
     }
-  }
-
-  /** After end(): end-of-stream once the held bytes were read (from a timer, never synchronously). */
-  private deliverEndSoon(): void {
-    if (this.flags & FINISHED) return;
-    this.flags |= FINISHED;
-    this.defer(() => {
-      if (!(this.flags & CLOSED)) this.cb.onEnd?.call(this.cb.target);
-    });
   }
 }

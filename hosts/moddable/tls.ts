@@ -40,7 +40,8 @@
  */
 import type { Endpoint, HostTLS, TLS, TLSCallbacks, TLSFailureCode, TLSSecureOptions, TLSSession, TLSWrapOptions, TCPCallbacks, HostErrorReason } from "../../src/host.js";
 import type { PlatformTLS, PlatformTLSFactory, PlatformTLSOptions, PlatformTLSTransport } from "./platform.js";
-import { ModdableTCP, closeQuietly, takeAndClose } from "./tcp.js";
+import { ModdableTCP } from "./tcp.js";
+import { CLOSED, ENDED, FINISHED, HalfClosing, WRITE_DEAD, closeQuietly } from "./closing.js";
 import { certificateInfo, pemBlocks } from "./x509.js";
 
 const MAX_RECORD = 16384;
@@ -295,11 +296,8 @@ const adopt = function (this: unknown, o: { from: unknown; onReadable(n: number)
 
 // ---------------------------------------------------------------- the seam's TLS socket
 
+// flags (ENDED, CLOSED, FINISHED, WRITE_DEAD: closing.ts)
 const SECURED = 1;
-const ENDED = 2;
-const CLOSED = 4;
-const FINISHED = 8;
-const WRITE_DEAD = 16;
 /** The TLSSocket reported the end of the connection; onEnd follows once the plaintext was read. */
 const PEER_GONE = 32;
 
@@ -311,26 +309,24 @@ const ALERTS: Readonly<Record<number, string>> = Object.freeze({
   116: "certificate_required", 120: "no_application_protocol",
 });
 
-export class ModdableTLS implements TLS {
+/**
+ * The half-close emulation and the fields it uses (cb, defer, available: here the plaintext of the
+ * current record not read yet, held, flags) are in closing.ts.
+ */
+export class ModdableTLS extends HalfClosing implements TLS {
+  declare protected cb: TLSCallbacks;
   private sock: PlatformTLS | undefined;
   private readonly transport: Transport;
-  private readonly cb: TLSCallbacks;
   private readonly secure: TLSSecureOptions;
-  private readonly defer: (fn: () => void) => void;
-  /** Plaintext of the current record not read yet, as last reported. */
-  private available = 0;
   private canWrite = 0;
-  private flags = 0;
-  private held: Uint8Array | undefined = undefined;
   private secured: TLSSession | undefined = undefined;
 
   /** `settings`: from `settingsOf`, which throws for a server before anything is taken. */
   constructor(factory: PlatformTLSFactory, options: TLSWrapOptions, defer: (fn: () => void) => void, settings: Settings) {
+    super(options, defer);
     const from = options.from;
     if (!(from instanceof ModdableTCP)) throw new Error("not a TCP socket of this host");
-    this.cb = options;
     this.secure = options.secure;
-    this.defer = defer;
     const t = (this.transport = new Transport(from, options.buffered?.length ? options.buffered : undefined, this));
     from.takeOver(t);
     const name = options.secure.serverName ?? from.remote?.address ?? "localhost";
@@ -369,16 +365,7 @@ export class ModdableTLS implements TLS {
 
   read(max?: number): Uint8Array | undefined {
     const held = this.held;
-    if (held) {
-      if (max !== undefined && max < held.length) {
-        const n = max > 0 ? Math.floor(max) : 0;
-        this.held = held.subarray(n);
-        return held.subarray(0, n);
-      }
-      this.held = undefined;
-      this.endSoon();
-      return held;
-    }
+    if (held) return this.readHeld(held, max);
     const sock = this.sock;
     if (!sock || !(this.flags & SECURED) || this.flags & CLOSED || this.available <= 0) return undefined;
     let n = this.available;
@@ -421,13 +408,7 @@ export class ModdableTLS implements TLS {
     const sock = this.sock;
     this.sock = undefined;
     if (!sock) return;
-    this.held = takeAndClose(sock, (this.flags & SECURED) !== 0 && this.available > 0);
-    this.available = 0;
-    if (!this.held) this.endSoon();
-    else
-      this.defer(() => {
-        if (!(this.flags & CLOSED) && this.held) this.cb.onReadable?.call(this.cb.target, this.held.length);
-      });
+    this.closeHolding(sock, (this.flags & SECURED) !== 0 && this.available > 0);
   }
 
   close(): void {
@@ -519,13 +500,5 @@ export class ModdableTLS implements TLS {
         }
       });
     this.cb.onError?.call(this.cb.target, reason, { code, detail });
-  }
-
-  private endSoon(): void {
-    if (this.flags & FINISHED) return;
-    this.flags |= FINISHED;
-    this.defer(() => {
-      if (!(this.flags & CLOSED)) this.cb.onEnd?.call(this.cb.target);
-    });
   }
 }

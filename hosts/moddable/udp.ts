@@ -11,7 +11,7 @@
 import type { Datagram, Endpoint, UDP, UDPOptions } from "../../src/host.js";
 import type { PlatformUDP, PlatformUDPFactory } from "./platform.js";
 import { bindFailure } from "./listener.js";
-import { closeQuietly } from "./tcp.js";
+import { closeQuietly } from "./closing.js";
 
 const EPHEMERAL_FIRST = 49152;
 const EPHEMERAL_COUNT = 65536 - EPHEMERAL_FIRST;
