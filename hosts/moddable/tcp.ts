@@ -12,9 +12,9 @@
  *   byte was read, and a reset the same way; neither carries a reason. Once connected, `onError()`
  *   is passed on as `onEnd()`: a clean close reads as end-of-stream (never an error). A reset reads
  *   as end-of-stream too (the platform cannot tell them apart); writes after it fail.
- * - Half-close (closing.ts, shared with tls.ts): the platform has none (no shutdown, only close). `end()` therefore pulls every
- *   byte already received into the host, then closes the platform socket (lwIP sends what is
- *   queued, then FIN). The runtime can still read those bytes, then sees end-of-stream; whatever
+ * - Half-close (closing.ts, shared with tls.ts): the platform has none (no shutdown, only close).
+ *   `end()` therefore pulls every byte already received into the host, then closes the platform
+ *   socket (lwIP sends what is queued, then FIN). The runtime can still read those bytes, then sees end-of-stream; whatever
  *   the peer sends after `end()` cannot be received (lwIP answers it with a reset).
  * - The platform socket's remote address is read once, while it is valid (reading it after a
  *   failure faults on lwIP). It has no local address: `local` is known only for accepted
