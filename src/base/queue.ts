@@ -6,7 +6,8 @@
  * Used per connection on the device (a socket's write queue, a WebSocket's frame pieces, the MQTT
  * client's out-queue), so it follows the XS memory rules (docs/contributing.md): two fields, no
  * `#private` methods, nothing allocated per `push` or `shift` beyond the array's own growth.
- * Byte-counting queues extend it (`WriteQueue`, `ByteQueue`, the MQTT `OutQueue`).
+ * Byte-counting queues build on it: `ByteQueue` and the MQTT `OutQueue` extend it; `WriteQueue`
+ * (src/) holds one (its `push` takes a writer too), made only while writes wait.
  */
 export class Queue<T> {
   #items: (T | undefined)[] = [];
