@@ -3,7 +3,7 @@
  * (flow-control.sim.test.ts, flow-control.node.test.ts).
  */
 import { Runtime, SocketError, type Socket } from "../../src/index.js";
-import type { ReadConsumer, ReadOutcome } from "../../src/socket.js";
+import type { ReadConsumer, ReadOutcome } from "../../src/socket/socket.js";
 import { listen } from "../../examples/accept-loop.js";
 import { example9 } from "../../examples/09-cosocket-echo.js";
 import { echoRoundTrip, equalBytes, joinAll, randomBytes, until } from "../support/util.js";
