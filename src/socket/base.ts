@@ -4,7 +4,8 @@
  * concern each, every method on a prototype (socket.ts says which file holds what):
  *
  *   SocketBase (base.ts) → SocketReading (read.ts) → SocketClosing (close.ts)
- *     → SocketWriting (write.ts) → Socket (socket.ts: connecting, coroutines, TLS, information)
+ *     → SocketWriting (write.ts) → SocketCoroutines (coroutine.ts)
+ *     → Socket (socket.ts: connecting, binding, accepting, the TLS API, information)
  *
  * and a TLS session's phases in their own object (tls-phase.ts), made only when TLS is used.
  * Members named `_…` are internal to these files (and tls-phase.ts), not part of the API.
