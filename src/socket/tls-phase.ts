@@ -44,6 +44,8 @@ export class TlsPhase {
    * written before leaves first; later writes wait for the handshake.
    */
   static start(s: Socket, plan: TLSPlan): Promise<Socket> {
+    // closed or failed since it connected (a TLS connect's handshake starts a turn later)
+    if (s._life !== OPEN) return Promise.reject(s._readError() ?? new SocketError("socketclosed"));
     const t = new TlsPhase(plan);
     const done = t.securing!.promise;
     s._extra().tls = t;
