@@ -11,6 +11,9 @@
  * The socket reaches it through a narrow seam, and nowhere else looks at a phase: `holds()` (the
  * read and write paths), `service()` (the dispatcher's turn), the host events `onWritable()`,
  * `onEnd()` and `onError()`, and `end()` from the one place a socket ends (close.ts).
+ *
+ * One per TLS connection on the device, so it follows the XS memory rules (docs/contributing.md):
+ * no `#private` methods, no closures of its own but the handshake timer's.
  */
 import { SocketError } from "../errors.js";
 import type { HostErrorReason, TLS, TLSFailure, TLSSession, TLSWrapOptions } from "../host.js";
