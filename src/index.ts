@@ -10,7 +10,7 @@ export {
   type SocketStat,
   type SocketKind,
   type SocketMode,
-} from "./socket.js";
+} from "./socket/socket.js";
 export { UdpSocket, type UdpOptions } from "./udp.js";
 export { WorkerPool, type PoolOptions } from "./pool.js";
 export { SocketError, isSocketError, type SocketErrorCode } from "./errors.js";

@@ -7,7 +7,7 @@ import type { Host } from "./host.js";
 import { Dispatcher } from "./dispatcher.js";
 import { SocketError } from "./errors.js";
 import { defaults, type RuntimeOptions } from "./options.js";
-import { Socket, type BindOptions, type ConnectOptions, type Cosocket, type SocketStat } from "./socket.js";
+import { Socket, type BindOptions, type ConnectOptions, type Cosocket, type SocketStat } from "./socket/socket.js";
 import { UdpSocket, type UdpOptions } from "./udp.js";
 import { WorkerPool } from "./pool.js";
 import { Watchdog } from "./watchdog.js";

@@ -2,7 +2,7 @@
  * TLS for the runtime: the options of `connect(…, { tls })`, `bind(…, { tls })` and
  * `sock.upgrade(tls)`, their defaults, the translation of host failures into the seed's SSL error
  * codes, and what `trusted()`, `cipher()` and `certificate()` report. The handshake itself is the
- * host's (`HostTLS` in host.ts); the socket's part of it is in socket.ts.
+ * host's (`HostTLS` in host.ts); the socket's part of it (the handshake's phases) is in socket/tls-phase.ts.
  *
  * Verification is on by default: a client connection to a server whose certificate does not chain
  * to a trusted CA, has expired, or does not match the name fails with `sslnottrusted` unless the
@@ -11,8 +11,6 @@
  */
 import { SocketError } from "./errors.js";
 import type { CertificateInfo, HostErrorReason, PEM, TLSFailure, TLSSecureOptions, TLSSession, TLSVersion } from "./host.js";
-import type { Waiter } from "./waiter.js";
-import type { WriteQueue } from "./write-queue.js";
 import { matchesName } from "./base/names.js";
 
 export { matchesName };
@@ -86,23 +84,6 @@ export interface CipherInfo {
 export interface TLSPlan {
   secure: TLSSecureOptions;
   handshakeTimeout: number;
-}
-
-/**
- * @internal A socket's TLS state (socket.ts). Phases: "draining" — STARTTLS is waiting for the
- * plaintext queued before `upgrade` to leave (`plain`); "handshake" — the host is handshaking;
- * "done"; "failed".
- */
-export interface SocketTLS<S> {
-  phase: "draining" | "handshake" | "done" | "failed";
-  plan: TLSPlan;
-  /** The `upgrade`/connect call waiting for the handshake. */
-  securing: Waiter<S> | undefined;
-  /** Plaintext written before `upgrade`, still to be sent before the handshake starts. */
-  plain?: WriteQueue;
-  session?: TLSSession;
-  /** Why the TLS connection failed: reads and writes throw it. */
-  error?: SocketError;
 }
 
 function list(pem: PEM | PEM[] | undefined): PEM[] | undefined {

@@ -8,7 +8,7 @@ import type { Serviced } from "./dispatcher.js";
 import { Waiter } from "./waiter.js";
 import { toBytes, type Payload } from "./bytes.js";
 import type { Runtime } from "./runtime.js";
-import type { SocketStat } from "./socket.js";
+import type { SocketStat } from "./socket/socket.js";
 
 export interface UdpOptions {
   /** The peer of a connected UDP socket. */

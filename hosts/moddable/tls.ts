@@ -21,7 +21,7 @@
  *   the server's handshake as it passes (TLS 1.2 sends it in the clear): the version, cipher suite
  *   and ALPN protocol from ServerHello, and the server's certificate (x509.ts).
  * - Moddable's TLS checks the chain and validity (when `verify`) but not the host name: the runtime
- *   checks the name against the reported certificate (src/socket.ts, for every host) and fails
+ *   checks the name against the reported certificate (src/socket/tls-phase.ts, for every host) and fails
  *   with `sslnottrusted` before the caller gets the socket.
  *   A handshake "completed" without the server's ChangeCipherSpec (Moddable's session also stops
  *   on an alert it raises itself) is a failure too.

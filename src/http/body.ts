@@ -3,7 +3,7 @@
  * response or request with either framing.
  */
 import { SocketError } from "../errors.js";
-import type { Socket } from "../socket.js";
+import type { Socket } from "../socket/socket.js";
 import { join } from "../bytes.js";
 import { HttpError, type Headers } from "./head.js";
 

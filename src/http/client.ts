@@ -5,7 +5,7 @@
 import { SocketError } from "../errors.js";
 import { httpDefaults, type HttpLimits } from "../options.js";
 import type { Runtime } from "../runtime.js";
-import type { Socket } from "../socket.js";
+import type { Socket } from "../socket/socket.js";
 import { toBytes, type Payload } from "../bytes.js";
 import { decodeUtf8 } from "../base/utf8.js";
 import { BodyReader, bodyFraming } from "./body.js";

@@ -4,7 +4,7 @@
  */
 import { SocketError } from "../errors.js";
 import type { HttpLimits } from "../options.js";
-import type { Socket } from "../socket.js";
+import type { Socket } from "../socket/socket.js";
 import { concat } from "../bytes.js";
 import { decodeUtf8 } from "../base/utf8.js";
 

@@ -6,7 +6,7 @@
  * sent, then the connection is half-closed and drained.
  */
 import { SocketError } from "../errors.js";
-import type { Socket, CoMode, ReadOutcome } from "../socket.js";
+import type { Socket, CoMode, ReadOutcome } from "../socket/socket.js";
 import { toBytes, type Payload } from "../bytes.js";
 import { FrameParser, type FramePiece, type FrameSink } from "./frame-parser.js";
 import { encodeClose, encodeFrame, encodeFrameBytes, encodePing, encodePong, fragment, frameBytes, type EncodedFrame } from "./frame-writer.js";

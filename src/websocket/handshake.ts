@@ -6,7 +6,7 @@
  */
 import { SocketError } from "../errors.js";
 import type { Runtime } from "../runtime.js";
-import type { Socket } from "../socket.js";
+import type { Socket } from "../socket/socket.js";
 import { encodeBase64, decodeBase64 } from "../base64.js";
 import { sha1 } from "../sha1.js";
 import { encodeUtf8 } from "../base/utf8.js";

@@ -3,7 +3,7 @@
  * (flow-control.sim.test.ts, flow-control.node.test.ts).
  */
 import { Runtime, SocketError, type Socket } from "../../src/index.js";
-import type { ReadConsumer, ReadOutcome } from "../../src/socket.js";
+import type { ReadConsumer, ReadOutcome } from "../../src/socket/socket.js";
 import { listen } from "../../examples/accept-loop.js";
 import { example9 } from "../../examples/09-cosocket-echo.js";
 import { echoRoundTrip, equalBytes, joinAll, randomBytes, until } from "../support/util.js";
@@ -247,6 +247,61 @@ export function flowControlSuite(makeEnv: () => Env): void {
     await expect(env.client.connect("no-such-host.invalid", 80)).rejects.toMatchObject({ code: "cannotresolve" });
     const busy = await env.server.bind(0, { intf: env.address });
     await expect(env.server.bind(busy.sockname()!.port, { intf: env.address })).rejects.toMatchObject({ code: "bind" });
+  });
+
+  it("state() follows the lifecycle: notcon, connect, exec, read, terminated; a listener's exec, accept, terminated", async () => {
+    const listener = await env.server.bind(0, { intf: env.address });
+    expect(listener.state()).toBe("exec");
+    const accepted = listener.accept();
+    expect(listener.state()).toBe("accept");
+    const seen: string[] = [];
+    let stop!: () => void;
+    const stopped = new Promise<void>((r) => (stop = r));
+    const co = env.client.event(async (me: Socket) => {
+      seen.push(me.state());
+      const connecting = me.connect(env.address, listener.sockname()!.port);
+      seen.push(me.state());
+      await connecting;
+      seen.push(me.state());
+      stop();
+      await me.read(); // the peer's end: null
+      seen.push(me.state());
+    });
+    await stopped;
+    const conn = (await accepted)!;
+    expect(listener.state()).toBe("exec");
+    await until(env.client, () => co.state() === "read", 5000, "the client reads");
+    conn.close();
+    await until(env.client, () => !co.alive, 5000, "the client's coroutine ends");
+    expect(seen).toEqual(["notcon", "connect", "exec", "exec"]);
+    expect(co.state()).toBe("terminated");
+    expect(conn.state()).toBe("terminated");
+    expect(listener.close()).toBe(true);
+    expect(listener.close()).toBe(false);
+    expect(listener.state()).toBe("terminated");
+    expect(listener.isListener).toBe(true);
+    expect(await listener.accept()).toBeNull();
+  });
+
+  it("a connect whose name does not resolve fails the writes queued meanwhile; the socket is terminated, not closed", async () => {
+    let write: Promise<unknown> | undefined;
+    let connected: unknown;
+    let after: { state: string; closed: boolean } | undefined;
+    const co = env.client.event(async (me: Socket) => {
+      const connecting = me.connect("no-such-host.invalid", 80);
+      // more than a cosocket may queue without suspending: the writer waits for the connection
+      write = me.write(new Uint8Array(env.client.options.suspendAt + 1)).catch((e: unknown) => e);
+      expect(me.state()).toBe("connect");
+      expect(me.suspendedWriters).toBe(1);
+      connected = await connecting.catch((e: unknown) => e);
+      after = { state: me.state(), closed: me.closed };
+      expect(await write).toMatchObject({ code: "socketwritefailed" }); // before the coroutine ends and closes the socket
+    });
+    await until(env.client, () => !co.alive, 5000, "the coroutine ends");
+    expect(connected).toMatchObject({ code: "cannotresolve" });
+    expect(after).toEqual({ state: "terminated", closed: false });
+    expect(await write).toMatchObject({ code: "socketwritefailed" });
+    expect(co.closed).toBe(true);
   });
 
   it("a cosocket connects its own socket; a second connect is incorrect use", async () => {

@@ -57,7 +57,7 @@ const platform: ModdablePlatform = {
   ticks: () => 0,
 };
 
-// The runtime's callbacks: shared functions (src/socket.ts `_callbacks()`), one options object per socket.
+// The runtime's callbacks: shared functions (src/socket/socket.ts `_callbacks()`), one options object per socket.
 function onReadable(): void {}
 function onWritable(): void {}
 function onEnd(): void {}
