@@ -71,6 +71,7 @@ export class MessageAssembler {
   push(piece: FramePiece): MessageResult | undefined {
     const { data, bytesRead, frameLen, fin } = piece;
     if (piece.first) {
+      // RFC 6455 §5.4: a message starts with a text or binary frame, continuation frames follow
       if (piece.opcode !== 0) {
         this.buf = undefined;
         this.length = 0;
@@ -79,12 +80,13 @@ export class MessageAssembler {
       }
       if (this.skipping) return this.skip(piece);
       const need = this.length + frameLen;
+      // RFC 6455 §10.4, §7.4.1 (1009): a limit on message size, checked from the frame lengths
       if (need > this.maxMessage) {
         this.buf = undefined;
         this.length = 0;
         this.skipping = true;
         this.skip(piece);
-        return { ok: false, code: CLOSE_TOO_BIG, reason: `message over the cap of ${this.maxMessage} bytes` };
+        return { ok: false, code: CLOSE_TOO_BIG, reason: `message over the cap of ${this.maxMessage} bytes`, wsCode: "messagetoobig" };
       }
       if (piece.opcode !== 0 && fin && bytesRead === frameLen) return { ok: true, data, isText: piece.isText };
       this.reserve(need, fin);
