@@ -29,7 +29,7 @@ export class ModdableUDP implements UDP {
     random: () => number,
   ) {
     const onReadable = (packets: number) => {
-      if (!this.#closed) options.onReadable?.(packets);
+      if (!this.#closed) options.onReadable?.call(options.target, packets);
     };
     const address = options.address ?? "0.0.0.0";
     let failure: string | undefined;
@@ -50,10 +50,10 @@ export class ModdableUDP implements UDP {
     }
     defer(() => {
       if (this.#closed) return;
-      if (failure === undefined) options.onReady?.();
+      if (failure === undefined) options.onReady?.call(options.target);
       else {
         this.#closed = true;
-        options.onError?.(failure);
+        options.onError?.call(options.target, failure);
       }
     });
   }
