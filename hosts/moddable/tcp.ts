@@ -96,6 +96,7 @@ function platformError(this: Reached): void {
   this.target.failed();
 }
 
+/** Per connection on the device: follows the XS memory rules (docs/contributing.md). */
 export class ModdableTCP implements TCP {
   private socket: PlatformTCP | undefined;
   /** The owner's callbacks and their `this` (the runtime's options object, kept as given). */

@@ -311,6 +311,7 @@ const ALERTS: Readonly<Record<number, string>> = Object.freeze({
   116: "certificate_required", 120: "no_application_protocol",
 });
 
+/** Per connection on the device: follows the XS memory rules (docs/contributing.md). */
 export class ModdableTLS implements TLS {
   private sock: PlatformTLS | undefined;
   private readonly transport: Transport;

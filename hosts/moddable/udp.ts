@@ -17,6 +17,10 @@ const EPHEMERAL_FIRST = 49152;
 const EPHEMERAL_COUNT = 65536 - EPHEMERAL_FIRST;
 const BIND_TRIES = 16;
 
+/**
+ * Per connection on the device, so under the XS memory rules (docs/contributing.md); one
+ * exception left: its platform callback is a closure per socket.
+ */
 export class ModdableUDP implements UDP {
   #udp: PlatformUDP | undefined;
   #local: Endpoint | undefined;

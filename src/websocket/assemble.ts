@@ -19,7 +19,10 @@ export interface Frame {
   readonly opcode: number;
 }
 
-/** Joins the pieces of each frame; `push` returns the frame once its last piece is in. */
+/**
+ * Joins the pieces of each frame; `push` returns the frame once its last piece is in.
+ * Per connection on the device: follows the XS memory rules (docs/contributing.md).
+ */
 export class FrameAssembler {
   private buf: Uint8Array | undefined;
 
@@ -55,6 +58,7 @@ export type MessageResult = Message | Extract<CloseResult, { ok: false }>;
  * Joins the frames of each message under a cap of `maxMessage` bytes (inclusive, default 65536).
  * The cap is checked when a frame starts, from its length, before its payload is stored; over the
  * cap `push` returns `ok: false` with 1009 once, then skips the rest of that message.
+ * Per connection on the device: follows the XS memory rules (docs/contributing.md).
  */
 export class MessageAssembler {
   readonly maxMessage: number;

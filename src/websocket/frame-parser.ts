@@ -77,6 +77,7 @@ export interface ProtocolFailure extends CloseStatus {
   readonly wsCode: WsProtocolCode;
 }
 
+/** Per connection on the device: follows the XS memory rules (docs/contributing.md). */
 export class FrameParser {
   /** The error reported, if any. */
   error: ProtocolFailure | undefined;

@@ -8,6 +8,7 @@
 /** Below this many bytes left, a word view is not worth its allocation. */
 const WORD_MIN = 32;
 
+/** Per connection on the device: follows the XS memory rules (docs/contributing.md). */
 export class Utf8Validator {
   /** Continuation bytes still expected by the sequence in progress. */
   private need = 0;
