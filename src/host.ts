@@ -118,6 +118,8 @@ export interface Datagram {
 }
 
 export interface UDPOptions {
+  /** The `this` of every callback below, as for TCP (hosts call them as `callback.call(target, …)`). */
+  target?: unknown;
   /** Local port; 0 or omitted picks one. */
   port?: number;
   address?: string;

@@ -62,7 +62,10 @@ function platformError(this: Reached): void {
   this.target.failed();
 }
 
-/** The half-close emulation and the fields it uses (cb, defer, available, held, flags) are in closing.ts. */
+/**
+ * Per connection on the device: follows the XS memory rules (docs/contributing.md).
+ * The half-close emulation and the fields it uses (cb, defer, available, held, flags) are in closing.ts.
+ */
 export class ModdableTCP extends HalfClosing implements TCP {
   private socket: PlatformTCP | undefined;
   private canWrite = 0;

@@ -310,6 +310,8 @@ const ALERTS: Readonly<Record<number, string>> = Object.freeze({
 });
 
 /**
+ * Per connection on the device: follows the XS memory rules (docs/contributing.md).
+ *
  * The half-close emulation and the fields it uses (cb, defer, available: here the plaintext of the
  * current record not read yet, held, flags) are in closing.ts.
  */

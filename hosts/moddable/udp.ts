@@ -17,6 +17,10 @@ const EPHEMERAL_FIRST = 49152;
 const EPHEMERAL_COUNT = 65536 - EPHEMERAL_FIRST;
 const BIND_TRIES = 16;
 
+/**
+ * Per connection on the device, so under the XS memory rules (docs/contributing.md); one
+ * exception left: its platform callback is a closure per socket.
+ */
 export class ModdableUDP implements UDP {
   #udp: PlatformUDP | undefined;
   #local: Endpoint | undefined;
@@ -29,7 +33,7 @@ export class ModdableUDP implements UDP {
     random: () => number,
   ) {
     const onReadable = (packets: number) => {
-      if (!this.#closed) options.onReadable?.(packets);
+      if (!this.#closed) options.onReadable?.call(options.target, packets);
     };
     const address = options.address ?? "0.0.0.0";
     let failure: string | undefined;
@@ -50,10 +54,10 @@ export class ModdableUDP implements UDP {
     }
     defer(() => {
       if (this.#closed) return;
-      if (failure === undefined) options.onReady?.();
+      if (failure === undefined) options.onReady?.call(options.target);
       else {
         this.#closed = true;
-        options.onError?.(failure);
+        options.onError?.call(options.target, failure);
       }
     });
   }

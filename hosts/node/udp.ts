@@ -87,7 +87,7 @@ export class NodeUDP implements UDP {
       address: rinfo.address,
       port: rinfo.port,
     });
-    this.#options.onReadable?.(this.#queue.length);
+    this.#options.onReadable?.call(this.#options.target, this.#queue.length);
   };
 
   #onListening = (): void => {
@@ -96,7 +96,7 @@ export class NodeUDP implements UDP {
     const bound = this.#socket.address();
     this.#local = { address: bound.address, port: bound.port };
     if (this.#broadcast !== undefined) this.#socket.setBroadcast(this.#broadcast);
-    this.#options.onReady?.();
+    this.#options.onReady?.call(this.#options.target);
   };
 
   /** Node reports bind failures here (sends carry no callback, so their failures are not). */
@@ -104,6 +104,6 @@ export class NodeUDP implements UDP {
     if (this.#closed) return;
     this.#closed = true;
     this.#release();
-    this.#options.onError?.(bindErrorReason(errorCode(error)));
+    this.#options.onError?.call(this.#options.target, bindErrorReason(errorCode(error)));
   };
 }

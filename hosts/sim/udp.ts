@@ -47,8 +47,8 @@ export class SimUdp implements UDP {
       this.state = "failed";
     }
     core.clock.at(core.clock.now, () => {
-      if (problem !== undefined) core.invoke(this.options.onError, problem);
-      else if (this.state === "open") core.invoke(this.options.onReady);
+      if (problem !== undefined) core.invokeOn(this.options.target, this.options.onError, problem);
+      else if (this.state === "open") core.invokeOn(this.options.target, this.options.onReady);
     });
   }
 
@@ -125,6 +125,6 @@ export class SimUdp implements UDP {
       return;
     }
     this.queue.push(datagram);
-    core.invoke(this.options.onReadable, this.queue.length);
+    core.invokeOn(this.options.target, this.options.onReadable, this.queue.length);
   }
 }

@@ -71,6 +71,12 @@ function checkUnit(unitId: number): number {
   return unitId;
 }
 
+/** A client's coroutine: one shared function rather than a closure per client (XS memory rules). */
+function readResponses(sock: Socket, client: ModbusClient): Promise<void> {
+  return client._read(sock);
+}
+
+/** Per connection on the device: follows the XS memory rules (docs/contributing.md). */
 export class ModbusClient {
   readonly rt: Runtime;
   readonly sock: Socket;
@@ -104,7 +110,7 @@ export class ModbusClient {
     this.timeout = options.timeout ?? clientDefaults.timeout;
     this.maxInFlight = Math.max(1, options.maxInFlight ?? clientDefaults.maxInFlight);
     this.#log = options.log ?? rt.options.log;
-    sock.event(this.#reader, "s");
+    sock.event(readResponses, "s", this);
   }
 
   // ---------------------------------------------------------------- the function codes
@@ -188,7 +194,7 @@ export class ModbusClient {
       c.cancelTimer = this.rt.dispatcher.timer(timeout, () => {
         c.cancelTimer = undefined;
         const sent = c.tid >= 0;
-        this.#settle(c);
+        this._settle(c);
         reject(
           new SocketError(
             "timeout",
@@ -198,7 +204,7 @@ export class ModbusClient {
           ),
         );
       });
-      if (this.#inFlight.size < this.maxInFlight) this.#send(c);
+      if (this.#inFlight.size < this.maxInFlight) this._send(c);
       else this.#queue.push(c);
     });
   }
@@ -220,13 +226,13 @@ export class ModbusClient {
 
   /** Closes the connection; waiting requests throw `socketclosed`. */
   close(): void {
-    this.#fail(new SocketError("socketclosed", "the Modbus client was closed"));
+    this._fail(new SocketError("socketclosed", "the Modbus client was closed"));
     this.sock.close();
   }
 
   // ---------------------------------------------------------------- internals
 
-  #send(c: Call): void {
+  private _send(c: Call): void {
     let tid = this.#nextTid;
     while (this.#inFlight.has(tid)) tid = (tid + 1) & 0xffff;
     this.#nextTid = (tid + 1) & 0xffff;
@@ -234,13 +240,13 @@ export class ModbusClient {
     this.#inFlight.set(tid, c);
     this.sock.write(encodeAdu(tid, c.unitId, c.pdu)).catch((e: unknown) => {
       if (this.#inFlight.get(tid) !== c) return; // already settled
-      this.#settle(c);
+      this._settle(c);
       c.reject(e);
     });
   }
 
   /** Removes `c` from the books (its promise is settled by the caller) and sends the next queued call. */
-  #settle(c: Call): void {
+  private _settle(c: Call): void {
     c.cancelTimer?.();
     c.cancelTimer = undefined;
     if (c.tid >= 0 && this.#inFlight.get(c.tid) === c) this.#inFlight.delete(c.tid);
@@ -249,10 +255,11 @@ export class ModbusClient {
       if (i >= 0) this.#queue.splice(i, 1);
     }
     while (!this.#failure && this.#queue.length > 0 && this.#inFlight.size < this.maxInFlight)
-      this.#send(this.#queue.shift()!);
+      this._send(this.#queue.shift()!);
   }
 
-  #reader = async (sock: Socket): Promise<void> => {
+  /** @internal The connection's coroutine (`readResponses`): reads and dispatches the answers. */
+  async _read(sock: Socket): Promise<void> {
     const parser = new MbapParser();
     let failure: Error;
     try {
@@ -263,7 +270,7 @@ export class ModbusClient {
           break;
         }
         parser.push(data);
-        for (let f = parser.next(); f; f = parser.next()) this.#dispatch(f);
+        for (let f = parser.next(); f; f = parser.next()) this._dispatch(f);
       }
     } catch (e) {
       failure = e instanceof Error ? e : new Error(String(e));
@@ -272,16 +279,16 @@ export class ModbusClient {
         this.#log(`modbus client: closing the connection to ${peer?.address}:${peer?.port}: ${e.message}`);
       }
     }
-    this.#fail(failure);
-  };
+    this._fail(failure);
+  }
 
-  #dispatch(f: Adu): void {
+  private _dispatch(f: Adu): void {
     const c = this.#inFlight.get(f.transactionId);
     if (!c) {
       this.discarded++;
       return;
     }
-    this.#settle(c);
+    this._settle(c);
     if (f.unitId !== c.unitId) {
       c.reject(new ModbusFrameError(`response from unit ${f.unitId} to a request for unit ${c.unitId}`));
       return;
@@ -296,7 +303,7 @@ export class ModbusClient {
     c.resolve(result);
   }
 
-  #fail(e: Error): void {
+  private _fail(e: Error): void {
     if (this.#failure) return;
     this.#failure = e;
     const calls = [...this.#inFlight.values(), ...this.#queue];

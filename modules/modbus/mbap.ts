@@ -7,9 +7,12 @@
  */
 import { ModbusFrameError } from "./errors.js";
 
-/** MBAP header bytes including the unit id. */
+// Sections cited: "MODBUS Messaging on TCP/IP Implementation Guide V1.0b" (TCP guide) for the MBAP
+// header, "MODBUS Application Protocol Specification V1.1b3" (MB spec) for the PDU.
+
+/** MBAP header bytes including the unit id (TCP guide §3.1.3). */
 export const MBAP_HEADER = 7;
-/** Longest PDU (function code + data). */
+/** Longest PDU (function code + data): MB spec §4.1 (256-byte serial ADU less address and CRC). */
 export const MAX_PDU = 253;
 /** Longest ADU (MBAP header + PDU): 260 bytes. */
 export const MAX_ADU = MBAP_HEADER + MAX_PDU;
@@ -26,6 +29,7 @@ export interface Adu {
 
 /** An ADU: the MBAP header, then `pdu`. */
 export function encodeAdu(transactionId: number, unitId: number, pdu: Uint8Array): Uint8Array {
+  // MB spec §4.1: a PDU is a function code and at most 252 bytes of data
   if (pdu.length < 1 || pdu.length > MAX_PDU) throw new ModbusFrameError(`PDU of ${pdu.length} bytes (1 to ${MAX_PDU})`);
   const out = new Uint8Array(MBAP_HEADER + pdu.length);
   const len = pdu.length + 1;
@@ -39,7 +43,10 @@ export function encodeAdu(transactionId: number, unitId: number, pdu: Uint8Array
   return out;
 }
 
-/** Cuts ADUs out of a byte stream. `push` chunks, then call `next` until it returns undefined. */
+/**
+ * Cuts ADUs out of a byte stream. `push` chunks, then call `next` until it returns undefined.
+ * Per connection on the device: follows the XS memory rules (docs/contributing.md).
+ */
 export class MbapParser {
   #chunks: Uint8Array[] = [];
   #offset = 0; // consumed bytes of chunks[0]
@@ -66,18 +73,20 @@ export class MbapParser {
     if (this.#failed) throw this.#failed;
     const have = this.#buffered;
     if (have >= 4) {
-      const protocol = (this.#peek(2) << 8) | this.#peek(3);
+      const protocol = (this._peek(2) << 8) | this._peek(3);
+      // TCP guide §3.1.3: Protocol Identifier 0 = MODBUS
       if (protocol !== 0)
-        return this.#fail(`protocol id 0x${protocol.toString(16).padStart(4, "0")} is not 0 (not Modbus TCP)`);
+        return this._fail(`protocol id 0x${protocol.toString(16).padStart(4, "0")} is not 0 (not Modbus TCP)`);
     }
     if (have < 6) return undefined;
-    const length = (this.#peek(4) << 8) | this.#peek(5);
+    const length = (this._peek(4) << 8) | this._peek(5);
+    // TCP guide §3.1.3: Length counts the unit id and the PDU; MB spec §4.1 bounds the PDU
     if (length < MIN_LENGTH)
-      return this.#fail(`MBAP length ${length} is too small (at least ${MIN_LENGTH}: unit id and function code)`);
+      return this._fail(`MBAP length ${length} is too small (at least ${MIN_LENGTH}: unit id and function code)`);
     if (length > MAX_LENGTH)
-      return this.#fail(`MBAP length ${length} is too big (an ADU is at most ${MAX_ADU} bytes, length at most ${MAX_LENGTH})`);
+      return this._fail(`MBAP length ${length} is too big (an ADU is at most ${MAX_ADU} bytes, length at most ${MAX_LENGTH})`);
     if (have < 6 + length) return undefined;
-    const frame = this.#take(6 + length);
+    const frame = this._take(6 + length);
     return {
       transactionId: (frame[0] << 8) | frame[1],
       unitId: frame[6],
@@ -85,7 +94,7 @@ export class MbapParser {
     };
   }
 
-  #fail(reason: string): never {
+  private _fail(reason: string): never {
     this.#failed = new ModbusFrameError(reason);
     this.#chunks = [];
     this.#buffered = 0;
@@ -93,7 +102,7 @@ export class MbapParser {
   }
 
   /** The byte `i` positions ahead (i < buffered). */
-  #peek(i: number): number {
+  private _peek(i: number): number {
     let at = this.#offset + i;
     for (const c of this.#chunks) {
       if (at < c.length) return c[at];
@@ -103,7 +112,7 @@ export class MbapParser {
   }
 
   /** Consumes `n` bytes (n ≤ buffered): a view when they lie in one chunk, else a copy. */
-  #take(n: number): Uint8Array {
+  private _take(n: number): Uint8Array {
     this.#buffered -= n;
     const first = this.#chunks[0];
     if (first.length - this.#offset >= n) {

@@ -26,17 +26,20 @@ export const FC = Object.freeze({
   READ_WRITE_MULTIPLE_REGISTERS: 0x17,
 } as const); // `as const`: Moddable's typings declare Object.freeze without literal types
 
-/** Quantity limits of the specification (a PDU is at most 253 bytes). */
+/**
+ * Quantity limits of the specification (a PDU is at most 253 bytes, §4.1), by section of the
+ * "MODBUS Application Protocol Specification V1.1b3" (MB spec).
+ */
 export const LIMITS = Object.freeze({
-  /** FC 1, 2: coils or discrete inputs per read. */
+  /** FC 1, 2: coils or discrete inputs per read (MB spec §6.1, §6.2: 1 to 0x7D0). */
   readBits: 2000,
-  /** FC 3, 4, and the read part of FC 23: registers per read. */
+  /** FC 3, 4, and the read part of FC 23: registers per read (§6.3, §6.4, §6.17: 1 to 0x7D). */
   readRegisters: 125,
-  /** FC 15: coils per write. */
+  /** FC 15: coils per write (§6.11: 1 to 0x7B0). */
   writeBits: 1968,
-  /** FC 16: registers per write. */
+  /** FC 16: registers per write (§6.12: 1 to 0x7B). */
   writeRegisters: 123,
-  /** FC 23: registers in the write part. */
+  /** FC 23: registers in the write part (§6.17: 1 to 0x79). */
   readWriteWrite: 121,
 });
 
@@ -222,6 +225,7 @@ function expectEcho(req: ModbusRequest, pdu: Uint8Array, at: number, want: numbe
 export function decodeResponse(req: ModbusRequest, pdu: Uint8Array): Result {
   if (pdu.length === 0) bad(req, "empty PDU");
   const fc = pdu[0];
+  // MB spec §7: an exception response is the function code + 0x80 and one exception code
   if (fc === (req.fc | 0x80)) {
     if (pdu.length !== 2) bad(req, `exception response of ${pdu.length} bytes, expected 2`);
     throw new ModbusError(pdu[1], req.fc);
@@ -236,6 +240,7 @@ export function decodeResponse(req: ModbusRequest, pdu: Uint8Array): Result {
       const quantity = req.fc === FC.READ_WRITE_MULTIPLE_REGISTERS ? req.readQuantity : req.quantity;
       const bits = isBitRead(req.fc);
       const count = bits ? (quantity + 7) >> 3 : quantity * 2;
+      // MB spec §6.1-§6.4, §6.17 (responses): byte count N = ⌈quantity / 8⌉ for bits, 2 × quantity for registers
       if (pdu.length < 2 || pdu[1] !== count) bad(req, `byte count ${pdu[1]}, expected ${count}`);
       expectLength(req, pdu, 2 + count);
       const data = pdu.subarray(2);
@@ -246,6 +251,7 @@ export function decodeResponse(req: ModbusRequest, pdu: Uint8Array): Result {
     }
     case FC.WRITE_SINGLE_COIL:
     case FC.WRITE_SINGLE_REGISTER: {
+      // MB spec §6.5, §6.6: the normal response echoes the request
       expectLength(req, pdu, 5);
       expectEcho(req, pdu, 1, req.address, "address");
       const value = req.fc === FC.WRITE_SINGLE_COIL ? (req.value ? 0xff00 : 0) : req.value & 0xffff;
@@ -254,11 +260,13 @@ export function decodeResponse(req: ModbusRequest, pdu: Uint8Array): Result {
     }
     case FC.WRITE_MULTIPLE_COILS:
     case FC.WRITE_MULTIPLE_REGISTERS:
+      // MB spec §6.11, §6.12: the response is the address and the quantity written
       expectLength(req, pdu, 5);
       expectEcho(req, pdu, 1, req.address, "address");
       expectEcho(req, pdu, 3, req.values.length, "quantity");
       return undefined;
     case FC.MASK_WRITE_REGISTER:
+      // MB spec §6.16: the normal response echoes the request
       expectLength(req, pdu, 7);
       expectEcho(req, pdu, 1, req.address, "address");
       expectEcho(req, pdu, 3, req.andMask & 0xffff, "AND mask");
@@ -285,7 +293,10 @@ export function isRefusal(x: ModbusRequest | Refusal): x is Refusal {
   return (x as Refusal).exception !== undefined;
 }
 
-/** Checks `address + quantity` fits the 16-bit address space (exception 2 beyond it). */
+/**
+ * Checks `address + quantity` fits the 16-bit address space (exception 2 beyond it): the state
+ * diagrams of MB spec §6.1-§6.17 ("Starting Address + Quantity" OK, else exception 02).
+ */
 function range(fc: number, address: number, quantity: number): Refusal | undefined {
   return address + quantity > 0x10000
     ? refuse(fc, EXCEPTION.ILLEGAL_DATA_ADDRESS, `address ${address} + quantity ${quantity} passes 65536`)
@@ -310,12 +321,14 @@ export function decodeRequest(pdu: Uint8Array): ModbusRequest | Refusal {
       const address = get16(pdu, 1);
       const quantity = get16(pdu, 3);
       const max = isBitRead(fc) ? LIMITS.readBits : LIMITS.readRegisters;
+      // MB spec §6.1-§6.4: a quantity out of range is exception 03
       if (quantity < 1 || quantity > max) return value3(`quantity ${quantity} is not 1..${max}`);
       return range(fc, address, quantity) ?? { fc, address, quantity };
     }
     case FC.WRITE_SINGLE_COIL: {
       if (n !== 5) return size(5);
       const v = get16(pdu, 3);
+      // MB spec §6.5: 0xFF00 (ON) or 0x0000 (OFF); any other value is exception 03
       if (v !== 0xff00 && v !== 0) return value3(`coil value 0x${v.toString(16)} is not 0xFF00 or 0x0000`);
       return { fc, address: get16(pdu, 1), value: v === 0xff00 };
     }
@@ -326,6 +339,7 @@ export function decodeRequest(pdu: Uint8Array): ModbusRequest | Refusal {
       if (n < 6) return size(6);
       const address = get16(pdu, 1);
       const quantity = get16(pdu, 3);
+      // MB spec §6.11: 1 ≤ quantity ≤ 0x7B0 and byte count N = ⌈quantity / 8⌉, else exception 03
       if (quantity < 1 || quantity > LIMITS.writeBits) return value3(`quantity ${quantity} is not 1..${LIMITS.writeBits}`);
       const count = (quantity + 7) >> 3;
       if (pdu[5] !== count) return value3(`byte count ${pdu[5]} does not fit ${quantity} coils (${count})`);
@@ -336,6 +350,7 @@ export function decodeRequest(pdu: Uint8Array): ModbusRequest | Refusal {
       if (n < 6) return size(6);
       const address = get16(pdu, 1);
       const quantity = get16(pdu, 3);
+      // MB spec §6.12: 1 ≤ quantity ≤ 0x7B and byte count 2 × quantity, else exception 03
       if (quantity < 1 || quantity > LIMITS.writeRegisters)
         return value3(`quantity ${quantity} is not 1..${LIMITS.writeRegisters}`);
       if (pdu[5] !== quantity * 2) return value3(`byte count ${pdu[5]} does not fit ${quantity} registers`);
@@ -353,6 +368,7 @@ export function decodeRequest(pdu: Uint8Array): ModbusRequest | Refusal {
       const readQuantity = get16(pdu, 3);
       const writeAddress = get16(pdu, 5);
       const quantity = get16(pdu, 7);
+      // MB spec §6.17: read 1 to 0x7D, write 1 to 0x79, byte count 2 × write quantity, else exception 03
       if (readQuantity < 1 || readQuantity > LIMITS.readRegisters)
         return value3(`read quantity ${readQuantity} is not 1..${LIMITS.readRegisters}`);
       if (quantity < 1 || quantity > LIMITS.readWriteWrite)
@@ -367,6 +383,7 @@ export function decodeRequest(pdu: Uint8Array): ModbusRequest | Refusal {
       );
     }
     default:
+      // MB spec §7: a function code the server does not support is exception 01
       return refuse(fc, EXCEPTION.ILLEGAL_FUNCTION, `function code ${fc} is not supported`);
   }
 }

@@ -148,6 +148,7 @@ function hex(bytes: Uint8Array): string {
   return s;
 }
 
+/** Per connection on the device: follows the XS memory rules (docs/contributing.md). */
 export class MqttClient {
   readonly rt: Runtime;
   readonly options: Readonly<MqttOptions>;

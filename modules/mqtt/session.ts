@@ -58,6 +58,7 @@ export interface SubscriptionRecord extends Subscription {
   userProperties?: UserProperties;
 }
 
+/** Per connection on the device: follows the XS memory rules (docs/contributing.md). */
 export class Session {
   /** The client identifier (set from the server's assigned identifier when it gave one). */
   clientId: string;

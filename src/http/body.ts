@@ -31,6 +31,7 @@ export function bodyFraming(headers: Headers, isRequest: boolean): Framing {
 /**
  * Reads one message body piece by piece, all of it by `deadline` (host time): a read after it
  * gets what is already buffered, else throws `timeout`.
+ * Per connection on the device: follows the XS memory rules (docs/contributing.md).
  */
 export class BodyReader {
   #sock: Socket;

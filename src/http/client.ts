@@ -52,6 +52,7 @@ export interface RequestOptions {
   socket?: Socket;
 }
 
+/** Per connection on the device: follows the XS memory rules (docs/contributing.md). */
 export class HttpClientResponse {
   readonly status: number;
   readonly reason: string;

@@ -29,6 +29,7 @@ export interface HttpServerOptions {
   tls?: TLSServerOptions;
 }
 
+/** Per connection on the device: follows the XS memory rules (docs/contributing.md). */
 export class HttpRequest {
   readonly method: string;
   readonly target: string;
@@ -102,6 +103,7 @@ export class HttpRequest {
   }
 }
 
+/** Per connection on the device: follows the XS memory rules (docs/contributing.md). */
 export class HttpResponse {
   #sock: Socket;
   #version: "1.0" | "1.1";
@@ -144,7 +146,7 @@ export class HttpResponse {
     return this.#status;
   }
 
-  #head(): string {
+  private _head(): string {
     if (!this.keepAlive) this.#headers.set("connection", ["Connection", "close"]);
     const reason = this.#reason ?? STATUS_TEXT[this.#status] ?? "Status";
     this.#headSent = true;
@@ -157,7 +159,7 @@ export class HttpResponse {
     const bytes = toBytes(body);
     this.#headers.set("content-length", ["Content-Length", String(bytes.length)]);
     this.#finished = true;
-    await this.#sock.write(this.#head());
+    await this.#sock.write(this._head());
     if (bytes.length) await this.#sock.write(bytes);
   }
 
@@ -169,7 +171,7 @@ export class HttpResponse {
         this.#chunked = true;
         this.#headers.set("transfer-encoding", ["Transfer-Encoding", "chunked"]);
       } else this.keepAlive = false;
-      await this.#sock.write(this.#head());
+      await this.#sock.write(this._head());
     }
     const bytes = toBytes(data);
     if (this.#chunked) await writeChunk(this.#sock, bytes);
@@ -187,7 +189,7 @@ export class HttpResponse {
   /** @internal the head line and fields for a raw writer (the WebSocket handshake). */
   rawHead(): string {
     this.#finished = true;
-    return this.#head();
+    return this._head();
   }
 }
 

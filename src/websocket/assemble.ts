@@ -19,7 +19,10 @@ export interface Frame {
   readonly opcode: number;
 }
 
-/** Joins the pieces of each frame; `push` returns the frame once its last piece is in. */
+/**
+ * Joins the pieces of each frame; `push` returns the frame once its last piece is in.
+ * Per connection on the device: follows the XS memory rules (docs/contributing.md).
+ */
 export class FrameAssembler {
   private buf: Uint8Array | undefined;
 
@@ -55,6 +58,7 @@ export type MessageResult = Message | Extract<CloseResult, { ok: false }>;
  * Joins the frames of each message under a cap of `maxMessage` bytes (inclusive, default 65536).
  * The cap is checked when a frame starts, from its length, before its payload is stored; over the
  * cap `push` returns `ok: false` with 1009 once, then skips the rest of that message.
+ * Per connection on the device: follows the XS memory rules (docs/contributing.md).
  */
 export class MessageAssembler {
   readonly maxMessage: number;
@@ -71,6 +75,7 @@ export class MessageAssembler {
   push(piece: FramePiece): MessageResult | undefined {
     const { data, bytesRead, frameLen, fin } = piece;
     if (piece.first) {
+      // RFC 6455 §5.4: a message starts with a text or binary frame, continuation frames follow
       if (piece.opcode !== 0) {
         this.buf = undefined;
         this.length = 0;
@@ -79,12 +84,13 @@ export class MessageAssembler {
       }
       if (this.skipping) return this.skip(piece);
       const need = this.length + frameLen;
+      // RFC 6455 §10.4, §7.4.1 (1009): a limit on message size, checked from the frame lengths
       if (need > this.maxMessage) {
         this.buf = undefined;
         this.length = 0;
         this.skipping = true;
         this.skip(piece);
-        return { ok: false, code: CLOSE_TOO_BIG, reason: `message over the cap of ${this.maxMessage} bytes` };
+        return { ok: false, code: CLOSE_TOO_BIG, reason: `message over the cap of ${this.maxMessage} bytes`, wsCode: "messagetoobig" };
       }
       if (piece.opcode !== 0 && fin && bytesRead === frameLen) return { ok: true, data, isText: piece.isText };
       this.reserve(need, fin);

@@ -3,6 +3,7 @@ import { SocketError } from "../errors.js";
 import { decodeUtf8, encodeUtf8 } from "../base/utf8.js";
 import { MAX_CLOSE_REASON } from "./opcodes.js";
 import { isValidUtf8 } from "./utf8-validator.js";
+import type { WsProtocolCode } from "./codes.js";
 
 export const CLOSE_NORMAL = 1000;
 export const CLOSE_GOING_AWAY = 1001;
@@ -24,18 +25,27 @@ export interface CloseStatus {
   readonly reason: string;
 }
 
-/** The outcome of a check that can fail with a close code (`ok: false` carries the code to send). */
-export type CloseResult = ({ readonly ok: true } & CloseStatus) | ({ readonly ok: false } & CloseStatus);
+/**
+ * The outcome of a check that can fail with a close code (`ok: false` carries the code to send
+ * and the failure's stable name, src/websocket/codes.ts).
+ */
+export type CloseResult = ({ readonly ok: true } & CloseStatus) | ({ readonly ok: false; readonly wsCode: WsProtocolCode } & CloseStatus);
 
 /**
  * True for a code that may appear in a close frame: 1000–1003, 1007–1014 and 3000–4999.
  * 1004–1006 and 1015 are reserved or local-only, 1016–2999 unassigned, ≥5000 out of range.
  */
 export function isValidCloseCode(code: number): boolean {
+  // RFC 6455 §7.4.1 (1000-1011; 1004 reserved, 1005, 1006 and 1015 never in a frame; 1012-1014
+  // registered with IANA since), §7.4.2 (0-999 unused, 3000-3999 registered, 4000-4999 private)
   return (
     Number.isInteger(code) &&
     ((code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) || (code >= 3000 && code <= 4999))
   );
+}
+
+function closeFailure(wsCode: WsProtocolCode, code: number, reason: string): CloseResult {
+  return { ok: false, code, reason, wsCode };
 }
 
 /**
@@ -43,12 +53,16 @@ export function isValidCloseCode(code: number): boolean {
  * invalid code → `ok: false` with 1002; a reason that is not UTF-8 → `ok: false` with 1007.
  */
 export function parseClosePayload(payload: Uint8Array): CloseResult {
+  // RFC 6455 §7.1.5: no code in the frame → 1005
   if (payload.length === 0) return { ok: true, code: CLOSE_NO_STATUS, reason: "" };
-  if (payload.length === 1) return { ok: false, code: CLOSE_PROTOCOL_ERROR, reason: "close frame with a 1-byte payload" };
+  // RFC 6455 §5.5.1: a body starts with a 2-byte code
+  if (payload.length === 1) return closeFailure("badclosepayload", CLOSE_PROTOCOL_ERROR, "close frame with a 1-byte payload");
   const code = (payload[0] << 8) | payload[1];
-  if (!isValidCloseCode(code)) return { ok: false, code: CLOSE_PROTOCOL_ERROR, reason: `invalid close code ${code}` };
+  // RFC 6455 §7.4.1, §7.4.2: a code that may not be sent
+  if (!isValidCloseCode(code)) return closeFailure("badclosecode", CLOSE_PROTOCOL_ERROR, `invalid close code ${code}`);
   const reason = payload.subarray(2);
-  if (!isValidUtf8(reason)) return { ok: false, code: CLOSE_INVALID_PAYLOAD, reason: "close reason is not UTF-8" };
+  // RFC 6455 §5.5.1: the reason is UTF-8 (§8.1: else 1007)
+  if (!isValidUtf8(reason)) return closeFailure("invalidutf8", CLOSE_INVALID_PAYLOAD, "close reason is not UTF-8");
   return { ok: true, code, reason: reason.length === 0 ? "" : decodeUtf8(reason) };
 }
 
@@ -59,11 +73,15 @@ export function parseClosePayload(payload: Uint8Array): CloseResult {
 export function encodeClosePayload(code?: number, reason: string | Uint8Array = ""): Uint8Array {
   const r = typeof reason === "string" ? encodeUtf8(reason) : reason;
   if (code === undefined) {
+    // RFC 6455 §5.5.1: a reason only follows a code
     if (r.length !== 0) throw new SocketError("incorrectuse", "a close reason needs a close code");
     return new Uint8Array(0);
   }
+  // RFC 6455 §7.4.1, §7.4.2: only codes that may appear in a frame
   if (!isValidCloseCode(code)) throw new SocketError("incorrectuse", `close code ${code} may not be sent`);
+  // RFC 6455 §5.5: 125 bytes of body at most, 2 of them the code
   if (r.length > MAX_CLOSE_REASON) throw new SocketError("incorrectuse", `close reason over ${MAX_CLOSE_REASON} bytes`);
+  // RFC 6455 §5.5.1: the reason is UTF-8
   if (typeof reason !== "string" && !isValidUtf8(r)) throw new SocketError("incorrectuse", "close reason is not UTF-8");
   const out = new Uint8Array(2 + r.length);
   out[0] = code >> 8;

@@ -5,7 +5,7 @@
  * close frame is sent per connection; after a protocol error the close frame with its code is
  * sent, then the connection is half-closed and drained.
  */
-import { SocketError } from "../errors.js";
+import { SocketError, type SocketErrorCode } from "../errors.js";
 import type { Socket, CoMode, ReadOutcome } from "../socket/socket.js";
 import { toBytes, type Payload } from "../bytes.js";
 import { FrameParser, type FramePiece, type FrameSink } from "./frame-parser.js";
@@ -14,6 +14,7 @@ import { OP_BINARY, OP_TEXT } from "./opcodes.js";
 import { FrameAssembler, MessageAssembler, type Frame } from "./assemble.js";
 import { CLOSE_ABNORMAL, CLOSE_GOING_AWAY, CLOSE_NO_STATUS, CLOSE_NORMAL } from "./close.js";
 import { isByteLimit, wsDefaults, type WebSocketLimits } from "./limits.js";
+import { CLOSED, CLOSING, CONNECTING, OPEN, type ReadyState, type WsCode } from "./codes.js";
 import { RESOLVED_TRUE } from "../waiter.js";
 import type { Watched } from "../watchdog.js";
 import { Queue } from "../base/queue.js";
@@ -38,11 +39,19 @@ export interface WebSocketOptions {
 
 type Timing = Pick<WebSocketLimits, "idleTimeout" | "pingInterval" | "pongTimeout">;
 
-/** A protocol failure: `closeCode` is the close code sent (or 1006 when the connection dropped). */
+/**
+ * A WebSocket failure. `wsCode` is its stable name and `closeCode` the close code that goes with
+ * it: the one we sent after a protocol error, 1006 when the connection dropped or never opened
+ * (src/websocket/codes.ts; docs/api.md, *WebSocket failure codes*). `code` stays the socket's
+ * vocabulary: `socketreadfailed` for a read, `socketwritefailed` for a write after the close,
+ * `invalidsocketcon` or `timeout` for a refused handshake.
+ */
 export class WebSocketError extends SocketError {
+  readonly wsCode: WsCode;
   readonly closeCode: number;
-  constructor(closeCode: number, detail: string) {
-    super("socketreadfailed", `websocket ${closeCode}: ${detail}`);
+  constructor(wsCode: WsCode, closeCode: number, detail: string, code: SocketErrorCode = "socketreadfailed") {
+    super(code, `websocket ${closeCode} ${wsCode}: ${detail}`);
+    this.wsCode = wsCode;
     this.closeCode = closeCode;
   }
 }
@@ -75,12 +84,15 @@ const CLOSE_OUT = 16; // our close frame left (or there is none to send): close(
 const WATCHED = 32; // under the watchdog (idle timeout, keepalive)
 const WANT_SHIFT = 6; // bits 6-7: what the waiting read wants (PIECE, FRAME or MESSAGE)
 const WANT_BITS = 3 << WANT_SHIFT;
+const STATE_SHIFT = 8; // bits 8-9: readyState (OPEN, CLOSING or CLOSED; it only moves forward)
+const STATE_BITS = 3 << STATE_SHIFT;
 
 const EMPTY = new Uint8Array(0);
 
 /** What only some connections need, made on first use. */
 interface Extra {
   failure?: WebSocketError;
+  sentCode?: number; // the code of our close frame (1005: it had none)
   closing?: Promise<void>;
   frames?: FrameAssembler; // readFrame
   random?: Uint8Array; // a client's masking keys
@@ -96,7 +108,13 @@ interface Extra {
   closeReason?: string;
 }
 
+/** A connection: per connection on the device, so it follows the XS memory rules (docs/contributing.md). */
 export class WebSocket implements Watched {
+  static readonly CONNECTING = CONNECTING;
+  static readonly OPEN = OPEN;
+  static readonly CLOSING = CLOSING;
+  static readonly CLOSED = CLOSED;
+
   readonly sock: Socket;
   readonly role: "server" | "client";
   /** The subprotocol agreed in the handshake ("" if none). */
@@ -118,7 +136,7 @@ export class WebSocket implements Watched {
   // so the internal methods are TypeScript-private prototype methods (`_name`), the booleans are
   // bits of `#f`, and what only some connections need is in `#x`, made on first use.
   #parser: FrameParser;
-  #f = 0;
+  #f = OPEN << STATE_SHIFT;
   #pieces: Queue<FramePiece> | undefined;
   #messages: MessageAssembler | undefined;
   #x: Extra | undefined;
@@ -158,6 +176,7 @@ export class WebSocket implements Watched {
       const x = (this.ws.#x ??= {});
       x.closeCode = code;
       x.closeReason = reason;
+      this.ws._enter(CLOSING);
     }
     onError(): void {} // the parser keeps it (`error`)
   };
@@ -190,6 +209,21 @@ export class WebSocket implements Watched {
       if (this.pingInterval > 0) shortest = Math.min(shortest, this.pingInterval, this.pongTimeout);
       sock.rt.watchdog.watch(this, shortest);
     }
+  }
+
+  /**
+   * WHATWG-style state: `OPEN` (1) from the handshake on (a `WebSocket` is made once it
+   * succeeded, so `CONNECTING` is never seen), `CLOSING` (2) once a close frame was sent or
+   * received or the connection failed, `CLOSED` (3) once the TCP connection is closed.
+   */
+  get readyState(): ReadyState {
+    if (this.sock.closed) return CLOSED; // also when the socket was closed under us (shutdown, abort)
+    return ((this.#f & STATE_BITS) >> STATE_SHIFT) as ReadyState;
+  }
+
+  /** Moves `readyState` forward to `s` (never back). */
+  private _enter(s: ReadyState): void {
+    if (((this.#f & STATE_BITS) >> STATE_SHIFT) < s) this.#f = (this.#f & ~STATE_BITS) | (s << STATE_SHIFT);
   }
 
   // ------------------------------------------------------------------ reading
@@ -255,7 +289,7 @@ export class WebSocket implements Watched {
     const r = (this.#messages ??= new MessageAssembler(this.maxMessage)).push(p);
     if (!r) return undefined;
     if (r.ok) return { data: r.data, isText: r.isText };
-    this._protocolError(r.code, r.reason);
+    this._protocolError(r.wsCode, r.code, r.reason);
     throw this.#x!.failure!;
   }
 
@@ -300,7 +334,7 @@ export class WebSocket implements Watched {
     if (outcome === null) {
       this.#f |= EOF;
       if (this.closeCode === undefined && !(this.#f & CLOSE_SENT))
-        this._fail(new WebSocketError(CLOSE_ABNORMAL, "connection closed without a close frame"));
+        this._fail(new WebSocketError("abnormalclosure", CLOSE_ABNORMAL, "connection closed without a close frame"));
       return;
     }
     if (outcome instanceof SocketError) {
@@ -309,7 +343,7 @@ export class WebSocket implements Watched {
         this.#f |= EOF;
         return;
       }
-      this._fail(new WebSocketError(CLOSE_ABNORMAL, `connection failed (${outcome.message})`));
+      this._fail(new WebSocketError("abnormalclosure", CLOSE_ABNORMAL, `connection failed (${outcome.message})`));
       return;
     }
     if (this.#f & WATCHED) {
@@ -329,7 +363,7 @@ export class WebSocket implements Watched {
     }
     if (parser.done) {
       const error = parser.error;
-      if (error) this._protocolError(error.code, error.reason);
+      if (error) this._protocolError(error.wsCode, error.code, error.reason);
       else if (this.closeCode !== undefined) this._answerClose(this.closeCode);
     }
   }
@@ -338,6 +372,7 @@ export class WebSocket implements Watched {
   private _fail(e: WebSocketError): void {
     const x = (this.#x ??= {});
     x.failure ??= e;
+    this._enter(CLOSING);
   }
 
   /**
@@ -378,8 +413,7 @@ export class WebSocket implements Watched {
    * `maxFrame` is fragmented. Suspends under the socket's flow control.
    */
   write(data: Payload, isText: boolean = typeof data === "string"): Promise<true> {
-    if (this.#f & CLOSE_SENT || this.#x?.failure)
-      return Promise.reject(this.#x?.failure ?? new SocketError("socketwritefailed", "the WebSocket is closing"));
+    if (this.#f & CLOSE_SENT || this.#x?.failure) return Promise.reject(this._closedError());
     if (this.#f & WATCHED) this.#active = this.sock.rt.host.now();
     const bytes = toBytes(data);
     if (bytes.length <= this.maxFrame) {
@@ -407,7 +441,7 @@ export class WebSocket implements Watched {
    * (joined: one copy), so nothing can come between them.
    */
   trywrite(data: Payload, isText: boolean = typeof data === "string"): true | number {
-    if (this.#f & CLOSE_SENT || this.#x?.failure) throw this.#x?.failure ?? new SocketError("socketwritefailed", "the WebSocket is closing");
+    if (this.#f & CLOSE_SENT || this.#x?.failure) throw this._closedError();
     const sock = this.sock;
     if (sock.queued > 0 && sock.queued >= sock.queuelen()) return sock.queued;
     if (this.#f & WATCHED) this.#active = sock.rt.host.now();
@@ -453,6 +487,15 @@ export class WebSocket implements Watched {
       const i = waiters ? waiters.indexOf(onPong) : -1;
       if (i >= 0) waiters!.splice(i, 1);
     }
+  }
+
+  /** Why a write cannot go out: the failure, or the close frame that was sent. */
+  private _closedError(): WebSocketError {
+    const x = this.#x;
+    if (x?.failure) return x.failure;
+    // RFC 6455 §5.5.1: after sending a close frame, an endpoint sends no more data
+    const code = this.closeCode ?? x?.sentCode ?? CLOSE_NO_STATUS;
+    return new WebSocketError("closed", code, "the WebSocket is closing", "socketwritefailed");
   }
 
   private _sendFrame(frame: EncodedFrame): Promise<true> {
@@ -520,6 +563,8 @@ export class WebSocket implements Watched {
   private _sendClose(code: number | undefined, reason = ""): void {
     if (this.#f & CLOSE_SENT) return;
     this.#f |= CLOSE_SENT;
+    this._enter(CLOSING);
+    (this.#x ??= {}).sentCode = code ?? CLOSE_NO_STATUS;
     if (this.sock.closed || this.#x?.failure?.closeCode === CLOSE_ABNORMAL) {
       this.#f |= CLOSE_OUT; // nobody to tell
       return;
@@ -536,9 +581,9 @@ export class WebSocket implements Watched {
     (this.#x ??= {}).closing = this._finishSoon(true);
   }
 
-  private _protocolError(code: number, reason: string): void {
+  private _protocolError(wsCode: WsCode, code: number, reason: string): void {
     if (this.#x?.failure) return;
-    this._fail(new WebSocketError(code, reason));
+    this._fail(new WebSocketError(wsCode, code, reason));
     const wasSent = this.#f & CLOSE_SENT;
     this._sendClose(code, reason.length <= 123 ? reason : "");
     if (!wasSent) this.#x!.closing = this._finishSoon(false);
@@ -562,7 +607,7 @@ export class WebSocket implements Watched {
   private async _finish(peerClosed: boolean): Promise<void> {
     const sock = this.sock;
     this._unwatch();
-    if (sock.closed) return;
+    if (sock.closed) return this._enter(CLOSED);
     const end = sock.rt.host.now() + this.closeTimeout;
     if (this.role === "server" || peerClosed || this.#x?.failure) sock.shutdown();
     // The wait is bounded even when a read without a timeout is in flight: this timer ends it.
@@ -578,6 +623,7 @@ export class WebSocket implements Watched {
     // a close frame still stuck behind a full queue (a peer that does not read): abort
     if (this.#f & CLOSE_OUT) sock.close();
     else sock.abort();
+    this._enter(CLOSED);
   }
 
   // ------------------------------------------------------------------ idle timeout and keepalive
@@ -618,7 +664,8 @@ export class WebSocket implements Watched {
     }
     const quiet = now - this.#active;
     if (this.idleTimeout > 0 && quiet >= this.idleTimeout) {
-      this._fail(new WebSocketError(CLOSE_GOING_AWAY, `nothing received or sent for ${this.idleTimeout} ms (idleTimeout)`));
+      const why = `nothing received or sent for ${this.idleTimeout} ms (idleTimeout)`;
+      this._fail(new WebSocketError("idletimeout", CLOSE_GOING_AWAY, why));
       this._sendClose(CLOSE_GOING_AWAY, "idle");
       this.#x!.closing = this._finish(false);
       return false;
@@ -633,10 +680,12 @@ export class WebSocket implements Watched {
   /** The peer did not answer a keepalive ping: it is gone. Abort; reads fail with 1006. */
   private _dead(): void {
     this._unwatch();
-    this._fail(new WebSocketError(CLOSE_ABNORMAL, `no answer to a keepalive ping within ${this.pongTimeout} ms (pongTimeout)`));
+    const why = `no answer to a keepalive ping within ${this.pongTimeout} ms (pongTimeout)`;
+    this._fail(new WebSocketError("pongtimeout", CLOSE_ABNORMAL, why));
     this.#f |= CLOSE_SENT | CLOSE_OUT;
     this.#x!.closing = Promise.resolve();
     this.sock.abort();
+    this._enter(CLOSED);
   }
 
   private _unwatch(): void {

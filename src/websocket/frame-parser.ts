@@ -13,6 +13,7 @@
 import { SocketError } from "../errors.js";
 import { CLOSE_INVALID_PAYLOAD, CLOSE_PROTOCOL_ERROR, CLOSE_TOO_BIG, parseClosePayload } from "./close.js";
 import type { CloseStatus } from "./close.js";
+import type { WsProtocolCode } from "./codes.js";
 import { isByteLimit, wsDefaults } from "./limits.js";
 import { xorMask } from "./mask.js";
 import { MAX_CONTROL_PAYLOAD, OP_BINARY, OP_CLOSE, OP_CONTINUATION, OP_PING, OP_PONG, OP_TEXT } from "./opcodes.js";
@@ -45,8 +46,11 @@ export interface FrameSink {
   onPong(payload: Uint8Array): void;
   /** A valid close frame (code 1005 when it carried none). The parser reads nothing more. */
   onClose(code: number, reason: string): void;
-  /** A protocol error, reported once: send a close frame with `code`; the parser reads nothing more. */
-  onError(code: number, reason: string): void;
+  /**
+   * A protocol error, reported once: send a close frame with `code`; the parser reads nothing
+   * more. `wsCode` names the failure (src/websocket/codes.ts).
+   */
+  onError(code: number, reason: string, wsCode: WsProtocolCode): void;
 }
 
 export interface FrameParserOptions {
@@ -68,9 +72,15 @@ const S_DONE = 6; // after a close frame or an error
 
 const EMPTY = new Uint8Array(0);
 
+/** A protocol error: the close code to send, why, and the failure's stable name. */
+export interface ProtocolFailure extends CloseStatus {
+  readonly wsCode: WsProtocolCode;
+}
+
+/** Per connection on the device: follows the XS memory rules (docs/contributing.md). */
 export class FrameParser {
   /** The error reported, if any. */
-  error: CloseStatus | undefined;
+  error: ProtocolFailure | undefined;
   /** The close frame received, if any. */
   closed: CloseStatus | undefined;
 
@@ -130,7 +140,10 @@ export class FrameParser {
           break;
         case S_LENGTH: {
           const b = chunk[pos++];
-          if (this.lengthBytes === 8 && b >= 0x80) return this.fail(CLOSE_TOO_BIG, "64-bit length with the top bit set");
+          // RFC 6455 §5.2: the most significant bit of a 64-bit length MUST be 0 (and §10.4: far over any cap)
+          if (this.lengthBytes === 8 && b >= 0x80) {
+            return this.fail("frametoobig", CLOSE_TOO_BIG, "64-bit length with the top bit set");
+          }
           this.frameLen = this.frameLen * 256 + b;
           if (--this.lengthBytes === 0 && !this.haveLength()) return;
           break;
@@ -161,41 +174,46 @@ export class FrameParser {
     }
   }
 
-  private fail(code: number, reason: string): void {
+  private fail(wsCode: WsProtocolCode, code: number, reason: string): void {
     this.state = S_DONE;
-    this.error = { code, reason };
+    this.error = { code, reason, wsCode };
     this.control = EMPTY;
-    this.sink.onError(code, reason);
+    this.sink.onError(code, reason, wsCode);
   }
 
   private head0(b: number): boolean {
+    // RFC 6455 §5.2: RSV1-3 MUST be 0 unless an extension defines them (none is negotiated)
     if ((b & 0x70) !== 0) {
-      this.fail(CLOSE_PROTOCOL_ERROR, "RSV bits set without a negotiated extension");
+      this.fail("rsvbits", CLOSE_PROTOCOL_ERROR, "RSV bits set without a negotiated extension");
       return false;
     }
     const fin = (b & 0x80) !== 0;
     const opcode = b & 0x0f;
     if (opcode === OP_CONTINUATION) {
+      // RFC 6455 §5.4: a continuation frame only follows a first frame without FIN
       if (this.message === 0) {
-        this.fail(CLOSE_PROTOCOL_ERROR, "continuation frame without a message in progress");
+        this.fail("unexpectedcontinuation", CLOSE_PROTOCOL_ERROR, "continuation frame without a message in progress");
         return false;
       }
       this.isText = this.message === OP_TEXT;
       if (fin) this.message = 0;
     } else if (opcode === OP_TEXT || opcode === OP_BINARY) {
+      // RFC 6455 §5.4: a fragmented message's frames are not interleaved with another message's
       if (this.message !== 0) {
-        this.fail(CLOSE_PROTOCOL_ERROR, "new message while a fragmented message is in progress");
+        this.fail("expectedcontinuation", CLOSE_PROTOCOL_ERROR, "new message while a fragmented message is in progress");
         return false;
       }
       this.isText = opcode === OP_TEXT;
       if (!fin) this.message = opcode;
     } else if (opcode === OP_CLOSE || opcode === OP_PING || opcode === OP_PONG) {
+      // RFC 6455 §5.5: control frames MUST NOT be fragmented
       if (!fin) {
-        this.fail(CLOSE_PROTOCOL_ERROR, "fragmented control frame");
+        this.fail("fragmentedcontrol", CLOSE_PROTOCOL_ERROR, "fragmented control frame");
         return false;
       }
     } else {
-      this.fail(CLOSE_PROTOCOL_ERROR, `unknown opcode ${opcode}`);
+      // RFC 6455 §5.2: opcodes 3-7 and 0xB-0xF are reserved; a recipient fails the connection
+      this.fail("badopcode", CLOSE_PROTOCOL_ERROR, `unknown opcode ${opcode}`);
       return false;
     }
     this.fin = fin;
@@ -206,22 +224,27 @@ export class FrameParser {
 
   private head1(b: number): boolean {
     const masked = (b & 0x80) !== 0;
+    // RFC 6455 §5.1: a client masks every frame, a server masks none
     if (masked !== this.server) {
-      this.fail(CLOSE_PROTOCOL_ERROR, this.server ? "unmasked frame from a client" : "masked frame from a server");
+      if (this.server) this.fail("unmaskedframe", CLOSE_PROTOCOL_ERROR, "unmasked frame from a client");
+      else this.fail("maskedframe", CLOSE_PROTOCOL_ERROR, "masked frame from a server");
       return false;
     }
     this.masked = masked;
     const len = b & 0x7f;
     if (this.opcode >= OP_CLOSE) {
+      // RFC 6455 §5.5: control frames carry at most 125 bytes
       if (len > MAX_CONTROL_PAYLOAD) {
-        this.fail(CLOSE_PROTOCOL_ERROR, "control frame payload over 125 bytes");
+        this.fail("controltoolong", CLOSE_PROTOCOL_ERROR, "control frame payload over 125 bytes");
         return false;
       }
+      // RFC 6455 §5.5.1: a close frame's body, if any, starts with a 2-byte code
       if (len === 1 && this.opcode === OP_CLOSE) {
-        this.fail(CLOSE_PROTOCOL_ERROR, "close frame with a 1-byte payload");
+        this.fail("badclosepayload", CLOSE_PROTOCOL_ERROR, "close frame with a 1-byte payload");
         return false;
       }
     }
+    // RFC 6455 §5.2: 126 → a 16-bit length follows, 127 → a 64-bit one
     if (len >= 126) {
       this.lengthBytes = len === 126 ? 2 : 8;
       this.frameLen = 0;
@@ -233,8 +256,9 @@ export class FrameParser {
   }
 
   private haveLength(): boolean {
+    // RFC 6455 §10.4, §7.4.1 (1009): an implementation limits frame size; refused from the length alone
     if (this.frameLen > this.maxFrame && this.opcode < OP_CLOSE) {
-      this.fail(CLOSE_TOO_BIG, `frame of ${this.frameLen} bytes over the cap of ${this.maxFrame}`);
+      this.fail("frametoobig", CLOSE_TOO_BIG, `frame of ${this.frameLen} bytes over the cap of ${this.maxFrame}`);
       return false;
     }
     if (this.masked) {
@@ -267,13 +291,14 @@ export class FrameParser {
     const bytesRead = before + (end - start);
     this.bytesRead = bytesRead;
     const frameDone = bytesRead === this.frameLen;
+    // RFC 6455 §8.1 (1007, §7.4.1): a text message is UTF-8; fail as soon as a byte cannot be
     if (this.isText) {
       if (this.utf8.push(data) !== -1) {
-        this.fail(CLOSE_INVALID_PAYLOAD, "invalid UTF-8 in a text message");
+        this.fail("invalidutf8", CLOSE_INVALID_PAYLOAD, "invalid UTF-8 in a text message");
         return false;
       }
       if (frameDone && this.fin && !this.utf8.complete) {
-        this.fail(CLOSE_INVALID_PAYLOAD, "text message ends inside a UTF-8 sequence");
+        this.fail("invalidutf8", CLOSE_INVALID_PAYLOAD, "text message ends inside a UTF-8 sequence");
         return false;
       }
     }
@@ -300,7 +325,7 @@ export class FrameParser {
     else {
       const close = parseClosePayload(payload);
       if (!close.ok) {
-        this.fail(close.code, close.reason);
+        this.fail(close.wsCode, close.code, close.reason);
         return false;
       }
       this.state = S_DONE;

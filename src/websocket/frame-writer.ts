@@ -36,8 +36,9 @@ function headerLength(length: number, masked: boolean): number {
 /** Writes a frame header into `out` at `at`; returns its length. */
 function writeHeader(out: Uint8Array, at: number, opcode: number, fin: boolean, length: number, mask?: Uint8Array): number {
   const start = at;
-  out[at++] = (fin ? 0x80 : 0) | opcode;
+  out[at++] = (fin ? 0x80 : 0) | opcode; // RFC 6455 §5.2: RSV bits 0 (no extension)
   const m = mask ? 0x80 : 0;
+  // RFC 6455 §5.2: the minimal number of bytes encodes the length (7 bits, 16 bits, 64 bits)
   if (length < 126) out[at++] = m | length;
   else if (length < 0x10000) {
     out[at++] = m | 126;
@@ -66,13 +67,16 @@ function writeHeader(out: Uint8Array, at: number, opcode: number, fin: boolean, 
 }
 
 function check(opcode: number, fin: boolean, length: number, mask: Uint8Array | undefined): void {
+  // RFC 6455 §5.2: reserved opcodes are never sent
   if (!Number.isInteger(opcode) || opcode < 0 || opcode > 15 || !isKnownOpcode(opcode)) {
     throw new SocketError("incorrectuse", `unknown opcode ${opcode}`);
   }
+  // RFC 6455 §5.5: control frames are not fragmented and carry at most 125 bytes
   if (opcode >= OP_CLOSE) {
     if (!fin) throw new SocketError("incorrectuse", "control frames cannot be fragmented");
     if (length > MAX_CONTROL_PAYLOAD) throw new SocketError("incorrectuse", "control frame payload over 125 bytes");
   }
+  // RFC 6455 §5.3: a masking key is 32 bits
   if (mask !== undefined && mask.length !== 4) throw new SocketError("incorrectuse", "a masking key is 4 bytes");
 }
 
@@ -157,7 +161,11 @@ export function encodePong(payload: Uint8Array = EMPTY, mask?: Uint8Array): Enco
  * masking key per frame on a client. A text message may be cut inside a UTF-8 sequence (RFC 6455
  * validates UTF-8 per message, not per frame).
  */
-export function fragment(payload: Uint8Array, isText: boolean, maxFrame: number = wsDefaults.maxFrame): Generator<FrameSpec, void, undefined> {
+export function fragment(
+  payload: Uint8Array,
+  isText: boolean,
+  maxFrame: number = wsDefaults.maxFrame,
+): Generator<FrameSpec, void, undefined> {
   if (!isByteLimit(maxFrame) || maxFrame === 0) throw new SocketError("incorrectuse", "maxFrame must be a positive integer");
   return cut(payload, isText ? OP_TEXT : OP_BINARY, maxFrame);
 }
@@ -167,6 +175,7 @@ function* cut(payload: Uint8Array, opcode: number, maxFrame: number): Generator<
   let at = 0;
   do {
     const end = length - at > maxFrame ? at + maxFrame : length;
+    // RFC 6455 §5.4: the first frame has the message's opcode, the rest 0 (continuation), the last FIN
     yield { opcode, fin: end === length, payload: at === 0 && end === length ? payload : payload.subarray(at, end) };
     opcode = OP_CONTINUATION;
     at = end;

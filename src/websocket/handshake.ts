@@ -4,7 +4,7 @@
  * `wsConnect` does the client side from a URL. The key is random from the host and the
  * server's Sec-WebSocket-Accept is checked in full.
  */
-import { SocketError } from "../errors.js";
+import { SocketError, isSocketError } from "../errors.js";
 import type { Runtime } from "../runtime.js";
 import type { Socket } from "../socket/socket.js";
 import { encodeBase64, decodeBase64 } from "../base64.js";
@@ -13,16 +13,32 @@ import { encodeUtf8 } from "../base/utf8.js";
 import { HttpError, hasToken } from "../http/head.js";
 import type { HttpRequest, HttpResponse } from "../http/server.js";
 import { httpRequest, parseUrl, type HttpClientResponse } from "../http/client.js";
-import { WebSocket, type WebSocketOptions } from "./connection.js";
+import { WebSocket, WebSocketError, type WebSocketOptions } from "./connection.js";
+import type { WsHandshakeCode, WsUpgradeCode } from "./codes.js";
+import { CLOSE_ABNORMAL } from "./close.js";
 import type { TLSOptions } from "../tls.js";
 import type { HttpLimits } from "../options.js";
 
 const GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
-/** Sec-WebSocket-Accept for a key. */
+/** Sec-WebSocket-Accept for a key: RFC 6455 §4.2.2 (SHA-1 of the key and the GUID, base64). */
 export function acceptKey(key: string): string {
   return encodeBase64(sha1(encodeUtf8(key + GUID)));
+}
+
+/**
+ * An upgrade request that `req2sock` refuses: the server answers it with `status`. `wsCode` names
+ * the refusal (src/websocket/codes.ts); `closeCode` is 1006, as for any connection that never
+ * opened. A handler that catches it around `req2sock` sees why.
+ */
+export class WebSocketUpgradeError extends HttpError {
+  readonly wsCode: WsUpgradeCode;
+  readonly closeCode = CLOSE_ABNORMAL;
+  constructor(wsCode: WsUpgradeCode, status: number, message: string, headers?: Record<string, string>) {
+    super(status, message, headers);
+    this.wsCode = wsCode;
+  }
 }
 
 function offered(value: string | undefined): string[] {
@@ -52,21 +68,31 @@ export function isUpgrade(req: HttpRequest): boolean {
  */
 export async function req2sock(req: HttpRequest, res: HttpResponse, options: UpgradeOptions & { raw?: boolean } = {}): Promise<WebSocket | Socket> {
   if (options.raw || !isUpgrade(req)) return req.takeSocket();
-  if (req.method !== "GET" || req.version !== "1.1") throw new HttpError(400, "a WebSocket upgrade needs GET over HTTP/1.1");
+  // RFC 6455 §4.2.1 (1): a GET over HTTP/1.1 or later
+  if (req.method !== "GET" || req.version !== "1.1") {
+    throw new WebSocketUpgradeError("badmethod", 400, "a WebSocket upgrade needs GET over HTTP/1.1");
+  }
   const version = req.header("sec-websocket-version");
+  // RFC 6455 §4.2.1 (6), §4.2.2 (4), §4.4: version 13; a 426 names the versions we speak
   if (version !== "13") {
-    throw new HttpError(426, `unsupported Sec-WebSocket-Version "${version ?? ""}"`, { "Sec-WebSocket-Version": "13" });
+    const why = `unsupported Sec-WebSocket-Version "${version ?? ""}"`;
+    throw new WebSocketUpgradeError("badversion", 426, why, { "Sec-WebSocket-Version": "13" });
   }
   const key = req.header("sec-websocket-key") ?? "";
-  if (decodeBase64(key)?.length !== 16) throw new HttpError(400, "bad Sec-WebSocket-Key");
-  if (options.origin && !options.origin(req.header("origin"))) throw new HttpError(403, "origin not allowed");
+  // RFC 6455 §4.2.1 (5): the key is 16 bytes in base64
+  if (decodeBase64(key)?.length !== 16) throw new WebSocketUpgradeError("badkey", 400, "bad Sec-WebSocket-Key");
+  // RFC 6455 §4.2.2 (4) /origin/, §10.2: a server that does not accept the origin answers 403
+  if (options.origin && !options.origin(req.header("origin"))) throw new WebSocketUpgradeError("badorigin", 403, "origin not allowed");
   const offers = offered(req.header("sec-websocket-protocol"));
   let protocol: string | undefined;
   if (typeof options.protocols === "function") protocol = options.protocols(offers);
   else if (options.protocols) protocol = options.protocols.find((p) => offers.includes(p));
   if (protocol !== undefined && !offers.includes(protocol)) protocol = undefined;
-  if (options.requireProtocol && protocol === undefined) throw new HttpError(400, "no common subprotocol");
-  if (!req.server.admitWebSocket(req.sock)) throw new HttpError(503, "too many WebSocket connections (maxWebSockets)");
+  // RFC 6455 §4.2.2 (4) /subprotocol/: one of the offered, or none (refused here by our option)
+  if (options.requireProtocol && protocol === undefined) throw new WebSocketUpgradeError("nosubprotocol", 400, "no common subprotocol");
+  if (!req.server.admitWebSocket(req.sock)) {
+    throw new WebSocketUpgradeError("toomany", 503, "too many WebSocket connections (maxWebSockets)");
+  }
   res.status(101).header("Upgrade", "websocket").header("Connection", "Upgrade").header("Sec-WebSocket-Accept", acceptKey(key));
   if (protocol !== undefined) res.header("Sec-WebSocket-Protocol", protocol);
   res.keepAlive = true;
@@ -82,19 +108,22 @@ export async function req2sock(req: HttpRequest, res: HttpResponse, options: Upg
  * was offered (if any). Otherwise the connection is closed and `invalidsocketcon` is thrown.
  */
 export function http2sock(res: HttpClientResponse, options: WebSocketOptions = {}): WebSocket {
-  const fail = (why: string): never => {
+  const fail = (wsCode: WsHandshakeCode, why: string): never => {
     res.close();
-    throw new SocketError("invalidsocketcon", why);
+    throw handshakeError(wsCode, why);
   };
-  if (res.status !== 101) fail(`the server answered ${res.status} ${res.reason}`);
-  if (!hasToken(res.header("upgrade"), "websocket")) fail("no Upgrade: websocket in the response");
-  if (!hasToken(res.header("connection"), "upgrade")) fail("no Connection: upgrade in the response");
+  // RFC 6455 §4.1, the client's checks of the server's answer (1)-(6), in order:
+  if (res.status !== 101) fail("badstatus", `the server answered ${res.status} ${res.reason}`); // (1)
+  if (!hasToken(res.header("upgrade"), "websocket")) fail("badupgrade", "no Upgrade: websocket in the response"); // (2)
+  if (!hasToken(res.header("connection"), "upgrade")) fail("badupgrade", "no Connection: upgrade in the response"); // (3)
   const key = res.requestHeaders.get("sec-websocket-key");
-  if (!key || res.header("sec-websocket-accept") !== acceptKey(key)) fail("wrong Sec-WebSocket-Accept");
+  if (!key || res.header("sec-websocket-accept") !== acceptKey(key)) fail("badaccept", "wrong Sec-WebSocket-Accept"); // (4)
+  // (5): we offer no extension, so any in the answer was not offered
+  if (res.header("sec-websocket-extensions")) fail("badextension", "the server chose an extension that was not offered");
   const protocol = res.header("sec-websocket-protocol") ?? "";
+  // (6): a subprotocol must be one we offered
   if (protocol !== "" && !offered(res.requestHeaders.get("sec-websocket-protocol")).includes(protocol))
-    fail(`the server chose subprotocol "${protocol}", which was not offered`);
-  if (res.header("sec-websocket-extensions")) fail("the server chose an extension that was not offered");
+    fail("badsubprotocol", `the server chose subprotocol "${protocol}", which was not offered`);
   return new WebSocket(res.socket, "client", protocol, options);
 }
 
@@ -150,9 +179,16 @@ export function wsConnect(rt: Runtime, url: string, options: ConnectWsOptions = 
   return answer.then(
     (res) => http2sock(res, options),
     (e: unknown) => {
+      if (isSocketError(e, "timeout")) throw handshakeError("handshaketimeout", e.message, "timeout");
       if (!(e instanceof HttpError)) throw e;
       // the server's answer broke a limit or the protocol: a SocketError, as every other failure
-      throw new SocketError(e.status === 408 ? "timeout" : "invalidsocketcon", `WebSocket handshake: ${e.message}`);
+      if (e.status === 408) throw handshakeError("handshaketimeout", `WebSocket handshake: ${e.message}`, "timeout");
+      throw handshakeError("badresponse", `WebSocket handshake: ${e.message}`);
     },
   );
+}
+
+/** A refused opening handshake: `invalidsocketcon` (or `timeout`), closeCode 1006 (never opened). */
+function handshakeError(wsCode: WsHandshakeCode, why: string, code: "invalidsocketcon" | "timeout" = "invalidsocketcon"): WebSocketError {
+  return new WebSocketError(wsCode, CLOSE_ABNORMAL, why, code);
 }

@@ -1,6 +1,6 @@
 /** The WebSocket codec: frame parsing and writing, UTF-8 validation, close codes, assembly. */
 export { FrameParser } from "./frame-parser.js";
-export type { FramePiece, FrameSink, FrameParserOptions } from "./frame-parser.js";
+export type { FramePiece, FrameSink, FrameParserOptions, ProtocolFailure } from "./frame-parser.js";
 export { encodeFrame, frameHeader, frameBytes, encodeClose, encodePing, encodePong, fragment, fragmentCount } from "./frame-writer.js";
 export type { FrameSpec, EncodedFrame } from "./frame-writer.js";
 export { FrameAssembler, MessageAssembler } from "./assemble.js";
@@ -22,6 +22,8 @@ export {
   encodeClosePayload,
 } from "./close.js";
 export type { CloseStatus, CloseResult } from "./close.js";
+export { CONNECTING, OPEN, CLOSING, CLOSED } from "./codes.js";
+export type { WsCode, WsProtocolCode, WsConnectionCode, WsHandshakeCode, WsUpgradeCode, ReadyState } from "./codes.js";
 export { Utf8Validator, isValidUtf8 } from "./utf8-validator.js";
 export { xorMask } from "./mask.js";
 export { wsDefaults } from "./limits.js";

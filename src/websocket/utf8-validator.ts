@@ -8,6 +8,7 @@
 /** Below this many bytes left, a word view is not worth its allocation. */
 const WORD_MIN = 32;
 
+/** Per connection on the device: follows the XS memory rules (docs/contributing.md). */
 export class Utf8Validator {
   /** Continuation bytes still expected by the sequence in progress. */
   private need = 0;
@@ -57,6 +58,8 @@ export class Utf8Validator {
           }
           b = bytes[i];
         }
+        // RFC 6455 §8.1 (text is UTF-8) by RFC 3629 §4: a stray continuation byte or an
+        // overlong lead (C0, C1)
         if (b < 0xc2) return this.bad(i);
         if (b < 0xe0) {
           need = 1;
@@ -64,15 +67,15 @@ export class Utf8Validator {
           hi = 0xbf;
         } else if (b < 0xf0) {
           need = 2;
-          lo = b === 0xe0 ? 0xa0 : 0x80;
-          hi = b === 0xed ? 0x9f : 0xbf;
+          lo = b === 0xe0 ? 0xa0 : 0x80; // RFC 3629 §4: E0 A0..BF (no overlong form)
+          hi = b === 0xed ? 0x9f : 0xbf; // RFC 3629 §4: ED 80..9F (no surrogates)
         } else if (b < 0xf5) {
           need = 3;
-          lo = b === 0xf0 ? 0x90 : 0x80;
-          hi = b === 0xf4 ? 0x8f : 0xbf;
-        } else return this.bad(i);
+          lo = b === 0xf0 ? 0x90 : 0x80; // RFC 3629 §4: F0 90..BF (no overlong form)
+          hi = b === 0xf4 ? 0x8f : 0xbf; // RFC 3629 §4: F4 80..8F (nothing above U+10FFFF)
+        } else return this.bad(i); // RFC 3629 §4: F5..FF never appear
       } else {
-        if (b < lo || b > hi) return this.bad(i);
+        if (b < lo || b > hi) return this.bad(i); // RFC 3629 §4: the continuation's allowed range
         need--;
         lo = 0x80;
         hi = 0xbf;
@@ -87,6 +90,7 @@ export class Utf8Validator {
 
   /** True when no multi-byte sequence is open: the bytes so far end on a character boundary. */
   get complete(): boolean {
+    // RFC 6455 §8.1: a text message ends on a character boundary (checked at its last frame)
     return this.need === 0;
   }
 

@@ -130,7 +130,7 @@ describe("MessageAssembler", () => {
       }
       expect(results).toEqual([
         // reported with the first piece of the frame that crosses the cap
-        [true, 401, { ok: false, code: 1009, reason: expect.any(String) }],
+        [true, 401, { ok: false, code: 1009, reason: expect.any(String), wsCode: "messagetoobig" }],
         [expect.any(Boolean), 11, { ok: true, isText: true, data: utf8("still works") }],
       ]);
     }

@@ -25,6 +25,12 @@
  *             readMessage() (the idle server WebSocket); the client end is the bare client.
  * - "wsclient": the client end is a runtime WebSocket (wsConnect) whose cosocket waits in
  *             readMessage(); the server end is the bare server.
+ *
+ * UDP and MQTT (classes that exist once per connection on the device, docs/contributing.md):
+ * - "simudp": bare sim UDP sockets (no callbacks): the platform's cost.
+ * - "udp":    runtime UdpSockets (rt.udpcon) whose coroutine waits in read(); minus "simudp".
+ * - "mqttdecoder": MQTT packet decoders (modules/mqtt), one per connection, idle between packets
+ *             (each has decoded one PINGRESP); nothing else, so the slope is the decoder's.
  * ES2022 only: it runs under XS.
  */
 import { Runtime, type Socket } from "../../src/index.js";
@@ -38,6 +44,8 @@ import { WebSocket } from "../../src/websocket/connection.js";
 import { echoCosocket, wsEchoHandler } from "../../examples/05-websocket-server.js";
 import { deviceWsDefaults } from "../../device/defaults.js";
 import { decodeUtf8, encodeUtf8 } from "../../src/base/utf8.js";
+import type { UdpSocket } from "../../src/udp.js";
+import { PacketDecoder } from "../../modules/mqtt/packet/index.js";
 
 declare const gc: () => void;
 declare const print: (line: string) => void;
@@ -157,12 +165,46 @@ function bareAnswer101(this: Bare): void {
 
 const WS_LIMITS = { maxFrame: deviceWsDefaults.maxFrame, maxMessage: deviceWsDefaults.maxMessage };
 
+/** The UDP cosocket: waits in read() until the socket closes (one function for all of them). */
+async function readDatagrams(sock: UdpSocket): Promise<void> {
+  for (;;) await sock.read();
+}
+
+const PINGRESP = Uint8Array.of(0xd0, 0x00);
+
+/** UDP sockets and MQTT decoders: one per connection, opened in steps like the TCP scenarios. */
+async function perConnection(scenario: string, steps: number[]): Promise<void> {
+  const net = new SimNetwork({ seed: 1, link: { latency: 1 } });
+  const host = net.host(CLIENT);
+  const rt = scenario === "udp" ? new Runtime(host) : undefined;
+  keep.push(rt);
+  await settle(net);
+  let made = 0;
+  for (const target of steps) {
+    while (made < target) {
+      if (rt) keep.push((await rt.udpcon({ host: SERVER, port: PORT })).event(readDatagrams));
+      else if (scenario === "simudp") keep.push(host.udp({}));
+      else {
+        const decoder = new PacketDecoder({ protocolVersion: 4, side: "client" });
+        for (const p of decoder.feed(PINGRESP)) keep.push(p.type);
+        keep.push(decoder);
+      }
+      made++;
+    }
+    await settle(net);
+    if (rt && rt.stat().udpSockets !== made) throw new Error(`udp: ${rt.stat().udpSockets} of ${made} sockets open`);
+    measure(scenario, made);
+  }
+  print("@@done");
+}
+
 export async function run(scenario: string, steps: number[]): Promise<void> {
   if (scenario === "empty" || scenario === "load") {
     measure(scenario, 0);
     print("@@done");
     return;
   }
+  if (scenario === "simudp" || scenario === "udp" || scenario === "mqttdecoder") return perConnection(scenario, steps);
   const net = new SimNetwork({ seed: 1, link: { latency: 1 } });
   const serverHost = net.host(SERVER);
   const clientHost = net.host(CLIENT);

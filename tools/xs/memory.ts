@@ -131,7 +131,7 @@ async function main(): Promise<void> {
   const at = process.argv.indexOf("--steps");
   const steps = at > 0 ? process.argv[at + 1]!.split(",").map(Number) : [8, 16, 32];
   if (process.argv.includes("--moddable-tcp")) return moddableTcp(steps);
-  const scenarios = ["empty", "load", "sim", "accepted", "server", "client", "simws", "wsobject", "wsserver", "wsclient"];
+  const scenarios = ["empty", "load", "sim", "accepted", "server", "client", "simws", "wsobject", "wsserver", "wsclient", "simudp", "udp", "mqttdecoder"];
   const files: Record<string, string> = {};
   for (const s of scenarios) files[s] = await bundle(scenarioSource(s, steps), join(BUNDLES, `memory-${s}.mjs`));
   const minified = await bundle(scenarioSource("load", steps), join(BUNDLES, "memory-load.min.mjs"), { minify: true });
@@ -177,6 +177,10 @@ async function main(): Promise<void> {
     row("runtime per server WebSocket (no coroutine)", minus(wsobject, simws));
     row("runtime per idle server WebSocket", minus(wsserver, simws));
     row("runtime per idle client WebSocket", minus(wsclient, simws));
+    const simudp = slope(r.simudp!);
+    row("sim UDP sockets only", simudp);
+    row("runtime per idle UdpSocket (udpcon, in read)", minus(slope(r.udp!), simudp));
+    row("MQTT PacketDecoder (modules/mqtt), idle", slope(r.mqttdecoder!));
     const load = r.load![0]!.heap;
     const base = r.empty![0]!.heap;
     console.log(

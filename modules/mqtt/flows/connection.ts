@@ -233,6 +233,7 @@ async function dispatch(c: MqttClient, conn: Connection, p: Packet): Promise<voi
       throw e;
     }
     default:
+      // MQTT 5 §2.1.2, 3.1.1 §2.2.1 (direction of flow); AUTH (§4.12) is not supported
       throw protocolError(`a client does not accept ${p.type.toUpperCase()}`);
   }
 }

@@ -52,6 +52,7 @@ export function publishJob(c: MqttClient, topic: string, payload: Payload, optio
   if (conn?.established) {
     const limit = limitError(conn, msg);
     if (limit) throw limit;
+    // [MQTT-3.2.2-15]
     if (size > conn.maxPacketSize)
       throw new MqttError("packettoolarge", `PUBLISH of ${size} bytes is over the server's maximum packet size ${conn.maxPacketSize}`, 0x95);
   }
@@ -172,6 +173,7 @@ async function completed(c: MqttClient, conn: Connection, m: InflightMessage, p:
   touch(c);
   if (c._dirty) await flush(c, conn);
   const rs = p.properties?.reasonString;
+  // MQTT 5 §2.4: a reason code of 0x80 or more is a failure
   if (p.reasonCode >= 0x80) refuse(c, m.done, refusal(p.reasonCode, rs, `publish to "${m.topic}" refused`), m.topic);
   else {
     const r: PublishResult = { reasonCode: p.reasonCode };

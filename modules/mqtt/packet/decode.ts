@@ -60,8 +60,9 @@ const LENGTH = 1;
 const BODY = 2;
 
 /**
- * One per connection (on the device too): internal methods are TypeScript-`private` (on the
- * prototype), not `#` methods, which XS would install on every instance (docs/device.md, Memory).
+ * Per connection on the device: follows the XS memory rules (docs/contributing.md). Its state is
+ * numbers and one buffer; no `#` methods (XS would install them on every instance) and no
+ * closures: 240 B per idle decoder on 32-bit XS (`npx tsx tools/xs/memory.ts`).
  */
 export class PacketDecoder {
   /** The connection's protocol version (set by the first CONNECT when not given). */
@@ -130,10 +131,12 @@ export class PacketDecoder {
           this.#mul *= 128;
           this.#lengthBytes++;
           if (b & 0x80) {
+            // a Variable Byte Integer is at most 4 bytes: MQTT 5 §1.5.5, 3.1.1 §2.2.3
             if (this.#lengthBytes === 4) throw malformed("remaining length is longer than 4 bytes");
             continue;
           }
           const total = 1 + this.#lengthBytes + this.#length;
+          // MQTT 5 §3.1.2.11.4, §4.13: a packet over the Maximum Packet Size we announced → 0x95
           if (total > this.maxPacketSize) throw tooLarge(this.#first, total, this.maxPacketSize);
           if (this.#length === 0) body = EMPTY;
           else if (n - i >= this.#length) {
@@ -194,7 +197,8 @@ function checkHeader(first: number, protocolVersion: ProtocolVersion | undefined
   const type = first >> 4;
   const flags = first & 0x0f;
   const name = PACKET_NAMES[type];
-  if (!name) throw malformed("packet type 0 is reserved");
+  if (!name) throw malformed("packet type 0 is reserved"); // MQTT 5 §2.1.2, 3.1.1 §2.2.1 (Table 2-1)
+  // a packet the other side never sends: MQTT 5 §2.1.2, 3.1.1 §2.2.1 (the Direction of flow column)
   if (refused & (1 << type)) {
     const client = refused === CLIENT_ONLY;
     throw protocolError(
@@ -202,11 +206,14 @@ function checkHeader(first: number, protocolVersion: ProtocolVersion | undefined
     );
   }
   if (name === "auth" && protocolVersion === 4) throw malformed("AUTH does not exist in MQTT 3.1.1");
+  // the first packet on a connection is CONNECT [MQTT-3.1.0-1]
   if (protocolVersion === undefined && name !== "connect") throw protocolError(`the first packet must be CONNECT, not ${name.toUpperCase()}`);
   if (name === "publish") {
-    if ((flags & 6) === 6) throw malformed("PUBLISH with QoS 3");
-    if (flags & 8 && (flags & 6) === 0) throw protocolError("PUBLISH with QoS 0 and DUP set");
+    if ((flags & 6) === 6) throw malformed("PUBLISH with QoS 3"); // [MQTT-3.3.1-4]
+    if (flags & 8 && (flags & 6) === 0) throw protocolError("PUBLISH with QoS 0 and DUP set"); // [MQTT-3.3.1-2]
   } else {
+    // reserved flag bits have the listed value: MQTT 5 [MQTT-2.1.3-1]; 3.1.1 [MQTT-2.2.2-1], [MQTT-2.2.2-2],
+    // 0010 for PUBREL [MQTT-3.6.1-1], SUBSCRIBE [MQTT-3.8.1-1], UNSUBSCRIBE [MQTT-3.10.1-1]
     const required = name === "pubrel" || name === "subscribe" || name === "unsubscribe" ? 2 : 0;
     if (flags !== required) throw malformed(`reserved flag bits of ${name.toUpperCase()} must be ${required}, not ${flags}`);
   }
@@ -228,7 +235,7 @@ export function decode(bytes: Uint8Array, version: ProtocolVersion = 4, maxPacke
   let length = 0;
   let at = 1;
   for (let mul = 1; ; at++, mul *= 128) {
-    if (at === 5) throw malformed("remaining length is longer than 4 bytes");
+    if (at === 5) throw malformed("remaining length is longer than 4 bytes"); // MQTT 5 §1.5.5, 3.1.1 §2.2.3
     if (at === bytes.length) throw malformed("incomplete packet");
     length += (bytes[at] & 0x7f) * mul;
     if (!(bytes[at] & 0x80)) break;
@@ -267,6 +274,7 @@ class Reader {
 
   packetId(): number {
     const id = this.u16("packet identifier");
+    // non-zero: MQTT 5 [MQTT-2.2.1-3], [MQTT-2.2.1-4]; 3.1.1 [MQTT-2.3.1-1]
     if (id === 0) throw protocolError(`${this.what} with packet identifier 0`);
     return id;
   }
@@ -291,6 +299,7 @@ class Reader {
 }
 
 function checkReason(type: PacketType, code: number): void {
+  // MQTT 5 §2.4 (Table 2-6): the reason codes each packet may carry
   if (!VALID_REASON_CODES[type]?.has(code))
     throw malformed(`reason code 0x${code.toString(16)} is not valid in ${type.toUpperCase()}`);
 }
@@ -318,17 +327,18 @@ function decodeBody(first: number, body: Uint8Array, v: ProtocolVersion, owned: 
         const topic = r.string("topic filter");
         const o = r.u8("subscription options");
         const qos = o & 3;
-        if (qos === 3) throw malformed("SUBSCRIBE with QoS 3");
+        if (qos === 3) throw malformed("SUBSCRIBE with QoS 3"); // MQTT 5 §3.8.3.1; 3.1.1 [MQTT-3.8.3-4]
         if (v === 4) {
-          if (o & 0xfc) throw malformed("reserved bits of the SUBSCRIBE options must be 0");
+          if (o & 0xfc) throw malformed("reserved bits of the SUBSCRIBE options must be 0"); // 3.1.1 [MQTT-3.8.3-4]
           subscriptions.push({ topic, qos: qos as QoS });
         } else {
-          if (o & 0xc0) throw malformed("reserved bits of the SUBSCRIBE options must be 0");
+          if (o & 0xc0) throw malformed("reserved bits of the SUBSCRIBE options must be 0"); // [MQTT-3.8.3-5]
           const rh = (o >> 4) & 3;
-          if (rh === 3) throw protocolError("SUBSCRIBE with retain handling 3");
+          if (rh === 3) throw protocolError("SUBSCRIBE with retain handling 3"); // MQTT 5 §3.8.3.1
           subscriptions.push({ topic, qos: qos as QoS, noLocal: !!(o & 4), retainAsPublished: !!(o & 8), retainHandling: rh as 0 | 1 | 2 });
         }
       }
+      // at least one topic filter: MQTT 5 §3.8.3; 3.1.1 [MQTT-3.8.3-3]
       if (subscriptions.length === 0) throw protocolError("SUBSCRIBE without a topic filter");
       return withProps({ type, packetId, subscriptions }, properties);
     }
@@ -342,7 +352,9 @@ function decodeBody(first: number, body: Uint8Array, v: ProtocolVersion, owned: 
       const packetId = r.packetId();
       const properties = v === 5 ? readProperties(r, type) : undefined;
       const reasonCodes = Array.from(body.subarray(r.off));
+      // one reason code per topic filter of the SUBSCRIBE (at least one): MQTT 5 §3.9.3, 3.1.1 §3.9.3
       if (type === "suback" && reasonCodes.length === 0) throw protocolError("SUBACK without a reason code");
+      // MQTT 5 §3.9.3, §3.11.3 (Tables 3-8, 3-9); 3.1.1: 0x00, 0x01, 0x02 or 0x80 [MQTT-3.9.3-2]
       for (const c of reasonCodes) {
         if (v === 4 ? !V4_SUBACK_CODES.has(c) : !VALID_REASON_CODES[type].has(c))
           throw malformed(`reason code 0x${c.toString(16)} is not valid in ${type.toUpperCase()}`);
@@ -354,7 +366,7 @@ function decodeBody(first: number, body: Uint8Array, v: ProtocolVersion, owned: 
       const properties = v === 5 ? readProperties(r, "unsubscribe") : undefined;
       const topics: string[] = [];
       while (r.left > 0) topics.push(r.string("topic filter"));
-      if (topics.length === 0) throw protocolError("UNSUBSCRIBE without a topic filter");
+      if (topics.length === 0) throw protocolError("UNSUBSCRIBE without a topic filter"); // [MQTT-3.10.3-2]
       return withProps({ type, packetId, topics }, properties);
     }
     case "pingreq":
@@ -383,18 +395,21 @@ function withProps<T extends object>(p: T, properties: Properties | undefined): 
 function decodeConnect(r: Reader): ConnectPacket {
   const name = r.string("protocol name");
   const level = r.u8("protocol level");
+  // the protocol name "MQTT" [MQTT-3.1.2-1] and a level we speak [MQTT-3.1.2-2] (0x84)
   if (name !== "MQTT" || (level !== 4 && level !== 5))
     throw protocolError(`unsupported protocol ${JSON.stringify(name)} level ${level}`, 0x84);
   const v = level as ProtocolVersion;
   const flags = r.u8("connect flags");
-  if (flags & 1) throw malformed("the reserved CONNECT flag must be 0");
+  if (flags & 1) throw malformed("the reserved CONNECT flag must be 0"); // [MQTT-3.1.2-3]
   const hasWill = !!(flags & 0x04);
   const willQoS = (flags >> 3) & 3;
   const willRetain = !!(flags & 0x20);
-  if (willQoS === 3) throw malformed("will QoS 3");
+  if (willQoS === 3) throw malformed("will QoS 3"); // MQTT 5 [MQTT-3.1.2-12]; 3.1.1 [MQTT-3.1.2-14]
+  // without a will, its QoS and retain are 0: MQTT 5 [MQTT-3.1.2-11], [MQTT-3.1.2-13]; 3.1.1 [MQTT-3.1.2-13], [MQTT-3.1.2-15]
   if (!hasWill && (willQoS !== 0 || willRetain)) throw malformed("will QoS and retain must be 0 without a will");
   const hasPassword = !!(flags & 0x40);
   const hasUser = !!(flags & 0x80);
+  // 3.1.1 [MQTT-3.1.2-22]: no password without a user name (MQTT 5 allows one)
   if (v === 4 && hasPassword && !hasUser) throw malformed("MQTT 3.1.1 CONNECT with a password but no user name");
   const keepalive = r.u16("keepalive");
   const properties = v === 5 ? readProperties(r, "connect") : undefined;
@@ -403,6 +418,7 @@ function decodeConnect(r: Reader): ConnectPacket {
   if (hasWill) {
     const willProps = v === 5 ? readProperties(r, "will") : undefined;
     const topic = r.string("will topic");
+    // a topic name: at least one character, no wildcards (MQTT 5 §3.1.3.3, §4.7; 3.1.1 [MQTT-4.7.3-1])
     if (topic.length === 0 || /[+#]/.test(topic)) throw protocolError(`invalid will topic "${topic}"`, 0x90);
     const will: Will = { topic, payload: r.binary("will payload"), qos: willQoS as QoS, retain: willRetain };
     if (willProps) will.properties = willProps;
@@ -417,16 +433,18 @@ function decodeConnect(r: Reader): ConnectPacket {
 
 function decodeConnack(r: Reader, v: ProtocolVersion): ConnackPacket {
   const flags = r.u8("acknowledge flags");
-  if (flags & 0xfe) throw malformed("reserved CONNACK flag bits must be 0");
+  if (flags & 0xfe) throw malformed("reserved CONNACK flag bits must be 0"); // MQTT 5 §3.2.2.1, 3.1.1 §3.2.2.1
   const reasonCode = r.u8(v === 5 ? "reason code" : "return code");
   const sessionPresent = flags === 1;
   if (v === 4) {
-    if (reasonCode > 5) throw malformed(`CONNACK return code ${reasonCode} is not valid in MQTT 3.1.1`);
+    if (reasonCode > 5) throw malformed(`CONNACK return code ${reasonCode} is not valid in MQTT 3.1.1`); // 3.1.1 §3.2.2.3
+    // 3.1.1 [MQTT-3.2.2-4]: a refusing CONNACK has Session Present 0
     if (reasonCode !== 0 && sessionPresent) throw malformed("a refusing CONNACK must not say session present");
     r.end();
     return { type: "connack", sessionPresent, reasonCode };
   }
   checkReason("connack", reasonCode);
+  // [MQTT-3.2.2-6]: a refusing CONNACK has Session Present 0
   if (reasonCode !== 0 && sessionPresent) throw malformed("a refusing CONNACK must not say session present");
   const properties = readProperties(r, "connack");
   r.end();
@@ -436,10 +454,12 @@ function decodeConnack(r: Reader, v: ProtocolVersion): ConnackPacket {
 function decodePublish(r: Reader, first: number, v: ProtocolVersion, owned: boolean): PublishPacket {
   const qos = ((first >> 1) & 3) as QoS;
   const topic = r.string("topic name");
+  // 3.1.1 [MQTT-4.7.3-1]: at least one character (MQTT 5 allows an empty name with a Topic Alias, §3.3.2.1)
   if (topic.length === 0 && v === 4) throw malformed("MQTT 3.1.1 PUBLISH with an empty topic name");
+  // [MQTT-3.3.2-2]: no wildcards in a topic name
   if (topic.includes("+") || topic.includes("#")) throw protocolError(`topic name with a wildcard: "${topic}"`, 0x90);
   const p: PublishPacket = { type: "publish", topic, payload: EMPTY, qos, retain: !!(first & 1), dup: !!(first & 8) };
-  if (qos > 0) p.packetId = r.packetId();
+  if (qos > 0) p.packetId = r.packetId(); // only with QoS 1 or 2: MQTT 5 [MQTT-2.2.1-2], 3.1.1 [MQTT-2.3.1-5]
   if (v === 5) {
     const properties = readProperties(r, "publish");
     if (properties) p.properties = properties;

@@ -64,6 +64,7 @@ export function encode(packet: Packet, version: ProtocolVersion = 4): Uint8Array
 
 /** Allocates the packet with its fixed header; returns the buffer and the offset of the body. */
 function start(type: number, flags: number, remaining: number): [Uint8Array, number] {
+  // the Remaining Length is a Variable Byte Integer: at most 268435455 (MQTT 5 §1.5.5, 3.1.1 §2.2.3)
   if (remaining > MAX_REMAINING_LENGTH) throw bad(`packet of ${remaining} bytes is larger than MQTT allows`);
   const buf = new Uint8Array(1 + varintLength(remaining) + remaining);
   buf[0] = (type << 4) | flags;
@@ -89,10 +90,12 @@ function binarySize(b: Uint8Array, what: string): number {
 }
 
 function checkQoS(qos: number, what: string): void {
+  // QoS 3 is reserved [MQTT-3.3.1-4] (in a will: MQTT 5 [MQTT-3.1.2-12], 3.1.1 [MQTT-3.1.2-14])
   if (qos !== 0 && qos !== 1 && qos !== 2) throw bad(`${what} QoS must be 0, 1 or 2 (got ${qos})`);
 }
 
 function checkPacketId(id: number | undefined, what: string): number {
+  // non-zero: MQTT 5 [MQTT-2.2.1-3], [MQTT-2.2.1-4]; 3.1.1 [MQTT-2.3.1-1]
   if (id === undefined || !Number.isInteger(id) || id < 1 || id > 0xffff) throw bad(`${what} needs a packet identifier 1..65535 (got ${id})`);
   return id;
 }
@@ -109,9 +112,11 @@ function propsBlock(props: Properties | undefined, context: PropertyContext, ver
 
 /** A topic filter: "#" only as the last level, "+" only as a whole level. */
 export function checkTopicFilter(filter: string): void {
+  // at least one character [MQTT-4.7.3-1]
   if (typeof filter !== "string" || filter.length === 0) throw bad("a topic filter must be a non-empty string");
   const levels = filter.split("/");
   levels.forEach((level, i) => {
+    // MQTT 5 §4.7.1.2, §4.7.1.3; 3.1.1: "#" alone and last [MQTT-4.7.1-2], "+" a whole level [MQTT-4.7.1-3]
     if (level.includes("#") && (level !== "#" || i !== levels.length - 1))
       throw bad(`"#" must be the last level of a topic filter on its own: "${filter}"`);
     if (level.includes("+") && level !== "+") throw bad(`"+" must be a whole level of a topic filter: "${filter}"`);
@@ -120,7 +125,9 @@ export function checkTopicFilter(filter: string): void {
 
 function checkTopicName(topic: string, allowEmpty: boolean): void {
   if (typeof topic !== "string") throw bad("a topic name must be a string");
+  // at least one character [MQTT-4.7.3-1], unless MQTT 5 sends a Topic Alias instead (§3.3.2.1)
   if (topic.length === 0 && !allowEmpty) throw bad("a topic name must not be empty");
+  // no wildcards in a topic name [MQTT-3.3.2-2] (3.1.1 also [MQTT-4.7.1-1])
   if (topic.includes("+") || topic.includes("#")) throw bad(`a topic name must not contain wildcards: "${topic}"`);
 }
 
@@ -130,6 +137,7 @@ function encodeConnect(p: ConnectPacket): Uint8Array {
   const v = p.protocolVersion;
   if (v !== 4 && v !== 5) throw bad(`unsupported protocol version ${v}`);
   if (!Number.isInteger(p.keepalive) || p.keepalive < 0 || p.keepalive > 0xffff) throw bad("keepalive must be 0..65535 seconds");
+  // 3.1.1 [MQTT-3.1.2-22]: a password only with a user name
   if (v === 4 && p.password !== undefined && p.username === undefined) throw bad("MQTT 3.1.1 needs a user name to send a password");
   let n = 6 + 1 + 1 + 2; // "MQTT", level, flags, keepalive
   let propsLen = 0;
@@ -193,7 +201,7 @@ export function publishSize(p: PublishPacket, v: ProtocolVersion): number {
 
 function publishRemaining(p: PublishPacket, v: ProtocolVersion): [number, number] {
   checkQoS(p.qos, "a PUBLISH");
-  if (p.qos === 0 && p.dup) throw bad("DUP must be 0 for a QoS 0 PUBLISH");
+  if (p.qos === 0 && p.dup) throw bad("DUP must be 0 for a QoS 0 PUBLISH"); // [MQTT-3.3.1-2]
   checkTopicName(p.topic, v === 5 && p.properties?.topicAlias !== undefined);
   if (!(p.payload instanceof Uint8Array)) throw bad("a PUBLISH payload must be a Uint8Array");
   let n = stringSize(p.topic, "the topic name") + p.payload.length;
@@ -248,13 +256,13 @@ function subscriptionOptions(s: SubscribePacket["subscriptions"][number], v: Pro
     return s.qos;
   }
   const rh = s.retainHandling ?? 0;
-  if (rh !== 0 && rh !== 1 && rh !== 2) throw bad("retainHandling must be 0, 1 or 2");
+  if (rh !== 0 && rh !== 1 && rh !== 2) throw bad("retainHandling must be 0, 1 or 2"); // MQTT 5 §3.8.3.1
   return s.qos | (s.noLocal ? 4 : 0) | (s.retainAsPublished ? 8 : 0) | (rh << 4);
 }
 
 function encodeSubscribe(p: SubscribePacket, v: ProtocolVersion): Uint8Array {
   const id = checkPacketId(p.packetId, "SUBSCRIBE");
-  if (!p.subscriptions?.length) throw bad("SUBSCRIBE needs at least one topic filter");
+  if (!p.subscriptions?.length) throw bad("SUBSCRIBE needs at least one topic filter"); // MQTT 5 §3.8.3; 3.1.1 [MQTT-3.8.3-3]
   let propsLen = 0;
   let n = 2;
   if (v === 5) {
@@ -300,7 +308,7 @@ const encodeUnsuback = encodeSuback;
 
 function encodeUnsubscribe(p: UnsubscribePacket, v: ProtocolVersion): Uint8Array {
   const id = checkPacketId(p.packetId, "UNSUBSCRIBE");
-  if (!p.topics?.length) throw bad("UNSUBSCRIBE needs at least one topic filter");
+  if (!p.topics?.length) throw bad("UNSUBSCRIBE needs at least one topic filter"); // [MQTT-3.10.3-2]
   let propsLen = 0;
   let n = 2;
   if (v === 5) {

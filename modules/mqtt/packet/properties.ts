@@ -282,6 +282,7 @@ export function readProperties(at: Cursor, context: PropertyContext): Properties
   const [length, after] = readVarint(buf, off, end, "property length");
   off = after;
   const stop = off + length;
+  // MQTT 5 §2.2.2.1: the Property Length counts the properties' bytes
   if (stop > end) throw malformed(`${context} property length ${length} runs past the end of the packet`);
   if (length === 0) {
     at.off = off;
@@ -292,9 +293,12 @@ export function readProperties(at: Cursor, context: PropertyContext): Properties
   while (off < stop) {
     const id = buf[off++];
     const d = id < 0x80 ? BY_ID[id] : undefined;
+    // MQTT 5 §2.2.2.2 (Table 2-4): only the defined identifiers, each only in the packets it is listed for
     if (!d) throw malformed(`unknown property identifier 0x${id.toString(16)} in ${context}`);
     if (!d.where.has(context)) throw malformed(`property ${d.name} (0x${id.toString(16)}) is not allowed in ${context}`);
     const repeatable = d.type === "pair" || (d.id === 0x0b && context === "publish");
+    // MQTT 5 §3.x.2.x ("a Protocol Error to include … more than once"): only User Property, and
+    // Subscription Identifier in a PUBLISH (§3.3.2.3.8), may repeat
     if (!repeatable && seen[id]++) throw protocolError(`property ${d.name} appears more than once in ${context}`);
     let v: number | string | Uint8Array | [string, string];
     switch (d.type) {
@@ -336,6 +340,8 @@ export function readProperties(at: Cursor, context: PropertyContext): Properties
       }
     }
     if (typeof v === "number") {
+      // MQTT 5 §3.1.2.11, §3.2.2.3, §3.3.2.3: the values each property may take (e.g. Receive
+      // Maximum and Maximum Packet Size not 0, Maximum QoS 0 or 1)
       if (d.oneOf && !d.oneOf.includes(v)) throw protocolError(`property ${d.name} has the invalid value ${v}`);
       if (d.nonZero && v === 0) throw protocolError(`property ${d.name} must not be 0`);
     }

@@ -11,11 +11,13 @@ export function utf8Length(s: string): number {
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);
     if (c < 0x80) {
+      // MQTT 5 [MQTT-1.5.4-2]; 3.1.1 [MQTT-1.5.3-2]
       if (c === 0) throw new MqttError("incorrectuse", "an MQTT string must not contain U+0000");
       n += 1;
     } else if (c < 0x800) n += 2;
     else if (c >= 0xd800 && c < 0xdc00) {
       const d = i + 1 < s.length ? s.charCodeAt(i + 1) : 0;
+      // MQTT 5 [MQTT-1.5.4-1]; 3.1.1 [MQTT-1.5.3-1]
       if (d < 0xdc00 || d >= 0xe000) throw new MqttError("incorrectuse", "an MQTT string must not contain an unpaired surrogate");
       n += 4;
       i++;
@@ -76,7 +78,7 @@ export function readString(buf: Uint8Array, off: number, end: number, what: stri
     const c = buf[i++];
     let cp: number;
     if (c < 0x80) {
-      if (c === 0) throw malformed(`${what} contains U+0000`);
+      if (c === 0) throw malformed(`${what} contains U+0000`); // MQTT 5 [MQTT-1.5.4-2]; 3.1.1 [MQTT-1.5.3-2]
       cp = c;
     } else {
       let need: number;
@@ -84,6 +86,7 @@ export function readString(buf: Uint8Array, off: number, end: number, what: stri
       if (c >= 0xc2 && c < 0xe0) (need = 1), (cp = c & 0x1f), (min = 0x80);
       else if (c >= 0xe0 && c < 0xf0) (need = 2), (cp = c & 0x0f), (min = 0x800);
       else if (c >= 0xf0 && c < 0xf5) (need = 3), (cp = c & 0x07), (min = 0x10000);
+      // well-formed UTF-8 (RFC 3629): MQTT 5 [MQTT-1.5.4-1]; 3.1.1 [MQTT-1.5.3-1]
       else throw malformed(`${what} is not valid UTF-8`);
       if (i + need > stop) throw malformed(`${what} is not valid UTF-8 (truncated sequence)`);
       for (; need > 0; need--) {
@@ -92,6 +95,7 @@ export function readString(buf: Uint8Array, off: number, end: number, what: stri
         cp = (cp << 6) | (b & 0x3f);
       }
       if (cp < min || cp > 0x10ffff) throw malformed(`${what} is not valid UTF-8 (overlong or out of range)`);
+      // no U+D800..U+DFFF: MQTT 5 [MQTT-1.5.4-1]; 3.1.1 [MQTT-1.5.3-1]
       if (cp >= 0xd800 && cp < 0xe000) throw malformed(`${what} contains an encoded surrogate`);
     }
     if (cp < 0x10000) units.push(cp);

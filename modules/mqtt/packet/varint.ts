@@ -8,6 +8,7 @@ export function varintLength(n: number): number {
   return n < 128 ? 1 : n < 16384 ? 2 : n < 2097152 ? 3 : 4;
 }
 
+/** The fewest bytes that hold `n` [MQTT-1.5.5-1]. */
 export function writeVarint(n: number, buf: Uint8Array, off: number): number {
   do {
     let b = n % 128;
@@ -29,5 +30,5 @@ export function readVarint(buf: Uint8Array, off: number, end: number, what: stri
     if ((b & 0x80) === 0) return [n, off];
     mul *= 128;
   }
-  throw malformed(`${what} is a variable byte integer longer than 4 bytes`);
+  throw malformed(`${what} is a variable byte integer longer than 4 bytes`); // MQTT 5 §1.5.5
 }
