@@ -133,7 +133,11 @@ async function alternate(
     for (const side of order) {
       const sample = await once(side, false);
       out[side].push(sample);
-      s.log(`    round ${r + 1} ${side}: ${Object.entries(sample).map(([k, v]) => `${k}=${typeof v !== "number" || Number.isInteger(v) ? v : v.toPrecision(4)}`).join(" ")}`);
+      s.log(
+        `    round ${r + 1} ${side}: ${Object.entries(sample)
+          .map(([k, v]) => `${k}=${typeof v !== "number" || Number.isInteger(v) ? v : v.toPrecision(4)}`)
+          .join(" ")}`,
+      );
     }
   }
   return out;
@@ -275,30 +279,35 @@ function idleCase(o: IdleOptions): CaseDef["run"] {
       const sides = pending ? (["base"] as Side[]) : SIDES;
       const lg = keep(await startLoadgen());
       // No warm-up round: every round has a fresh server, warmed with a few connections first.
-      const samples = await alternate(s, sides, async (side): Promise<Sample> => {
-        const srv = await startServer(o.role[side]);
-        try {
-          const warm = Math.min(200, s.idleCount);
-          await lg.call("idle-open", { port: srv.port, count: warm, batch: 100, ws: o.ws });
-          await lg.call("idle-close");
-          await waitConnections(srv.child, 0);
-          const m0 = await srv.child.call<RestingMemory>("memory");
-          await lg.call("idle-open", { port: srv.port, count: s.idleCount, batch: 250, ws: o.ws }, 120_000);
-          await waitConnections(srv.child, s.idleCount);
-          const m1 = await srv.child.call<RestingMemory>("memory");
-          await lg.call("idle-close");
-          const n = s.idleCount;
-          return {
-            rssPerConn: (m1.rss - m0.rss) / n,
-            heapPerConn: (m1.heapUsed - m0.heapUsed) / n,
-            heapTotalPerConn: (m1.heapTotal - m0.heapTotal) / n,
-            externalPerConn: (m1.external - m0.external) / n,
-          };
-        } finally {
-          await lg.call("idle-close").catch(() => undefined);
-          await srv.child.stop();
-        }
-      }, false);
+      const samples = await alternate(
+        s,
+        sides,
+        async (side): Promise<Sample> => {
+          const srv = await startServer(o.role[side]);
+          try {
+            const warm = Math.min(200, s.idleCount);
+            await lg.call("idle-open", { port: srv.port, count: warm, batch: 100, ws: o.ws });
+            await lg.call("idle-close");
+            await waitConnections(srv.child, 0);
+            const m0 = await srv.child.call<RestingMemory>("memory");
+            await lg.call("idle-open", { port: srv.port, count: s.idleCount, batch: 250, ws: o.ws }, 120_000);
+            await waitConnections(srv.child, s.idleCount);
+            const m1 = await srv.child.call<RestingMemory>("memory");
+            await lg.call("idle-close");
+            const n = s.idleCount;
+            return {
+              rssPerConn: (m1.rss - m0.rss) / n,
+              heapPerConn: (m1.heapUsed - m0.heapUsed) / n,
+              heapTotalPerConn: (m1.heapTotal - m0.heapTotal) / n,
+              externalPerConn: (m1.external - m0.external) / n,
+            };
+          } finally {
+            await lg.call("idle-close").catch(() => undefined);
+            await srv.child.stop();
+          }
+        },
+        false,
+      );
       return { samples };
     });
 }
@@ -337,14 +346,22 @@ const flowRun: CaseDef["run"] = (s) =>
   withProcesses(async (keep) => {
     const loadgen = startLoadgen().then(keep);
     const writers = {} as Record<Side, Child>;
-    await Promise.all(SIDES.map(async (side) => (writers[side] = keep((await startServer(side === "ours" ? "writer-ours" : "writer-net")).child))));
+    await Promise.all(
+      SIDES.map(async (side) => (writers[side] = keep((await startServer(side === "ours" ? "writer-ours" : "writer-net")).child))),
+    );
     const lg = await loadgen;
     const samples = await alternate(s, SIDES, async (side, warmup) => {
       const { port } = await lg.call<{ port: number }>("reader-listen");
       await writers[side].call("write-start", { port, chunk: 16 * KiB });
       const durationMs = warmup ? 300 : s.durationMs;
       const got = await lg.call<{ rate: number }>("reader-measure", { rate: s.readerRate, warmupMs: s.warmupMs, durationMs });
-      const w = await writers[side].call<{ queuedPeak: number; memoryPeakDelta: number; rssPeakDelta: number; cpuMs: number; written: number }>("write-stop");
+      const w = await writers[side].call<{
+        queuedPeak: number;
+        memoryPeakDelta: number;
+        rssPeakDelta: number;
+        cpuMs: number;
+        written: number;
+      }>("write-stop");
       await lg.call("reader-close");
       return {
         rate: got.rate,
@@ -418,7 +435,12 @@ export function cases(s: Settings): CaseDef[] {
         ours: "example 9 (cosocket echo)",
         base: "node:net `'data'` → `write()`",
         figures: rateFigures(0.8),
-        run: loadCase({ role: tcpEcho, spec: (port) => ({ kind: "rr", port, size: 64, conns, native: true }), unit: "trips", minDurationMs: 3000 }),
+        run: loadCase({
+          role: tcpEcho,
+          spec: (port) => ({ kind: "rr", port, size: 64, conns, native: true }),
+          unit: "trips",
+          minDurationMs: 3000,
+        }),
         profile: { kind: "load", role: tcpEcho, args: [], spec: (port) => ({ kind: "rr", port, size: 64, conns, native: true }) },
       }),
     ),
@@ -477,7 +499,14 @@ export function cases(s: Settings): CaseDef[] {
       figures: [
         { key: "rate", label: "reader's achieved rate", unit: "MiB/s", scale: MiB, better: "higher", section: "main" },
         { key: "queuedPeak", label: "writer: bytes queued in user space, peak", unit: "KiB", scale: KiB, better: "lower", section: "main" },
-        { key: "memoryPeakDelta", label: "writer: heap + buffers over rest, peak", unit: "KiB", scale: KiB, better: "lower", section: "detail" },
+        {
+          key: "memoryPeakDelta",
+          label: "writer: heap + buffers over rest, peak",
+          unit: "KiB",
+          scale: KiB,
+          better: "lower",
+          section: "detail",
+        },
         { key: "rssPeakDelta", label: "writer: RSS over rest, peak", unit: "MiB", scale: MiB, better: "lower", section: "detail" },
         { key: "ofReader", label: "achieved / reader's rate", unit: "×", scale: 1, better: "higher", section: "detail" },
       ],

@@ -254,7 +254,9 @@ let readerConnected: Promise<net.Socket> | undefined;
 function readerListen(): Promise<{ port: number }> {
   readerServer = net.createServer();
   readerConnected = new Promise((resolve) => readerServer!.once("connection", resolve));
-  return new Promise((resolve) => readerServer!.listen(0, HOST, () => resolve({ port: (readerServer!.address() as net.AddressInfo).port })));
+  return new Promise((resolve) =>
+    readerServer!.listen(0, HOST, () => resolve({ port: (readerServer!.address() as net.AddressInfo).port })),
+  );
 }
 
 /**
@@ -302,14 +304,20 @@ serve({
       native = await startNative(spec);
       return null;
     }
-    load =
-      spec.kind === "stream" ? await startStream(spec) : spec.kind === "rr" ? await startRr(spec) : await startWsEcho(spec);
+    load = spec.kind === "stream" ? await startStream(spec) : spec.kind === "rr" ? await startRr(spec) : await startWsEcho(spec);
     return null;
   },
   mark: async (a: { phase: "start" | "end" }): Promise<Mark> => {
     if (native) {
       const m = await native.mark();
-      return { t: m.t, count: m.count, errors: m.errors, cpuMs: m.cpuMs, p50: a.phase === "end" ? m.p50 : undefined, p99: a.phase === "end" ? m.p99 : undefined };
+      return {
+        t: m.t,
+        count: m.count,
+        errors: m.errors,
+        cpuMs: m.cpuMs,
+        p50: a.phase === "end" ? m.p50 : undefined,
+        p99: a.phase === "end" ? m.p99 : undefined,
+      };
     }
     const cpu = process.cpuUsage();
     const m: Mark = { t: performance.now(), count: load?.count() ?? 0, errors: load?.errors() ?? 0, cpuMs: (cpu.user + cpu.system) / 1000 };

@@ -16,7 +16,6 @@ import type { Child } from "./ipc.js";
 import { startLoadgen, startServer, waitConnections, type CaseDef, type Settings, type Side } from "./cases.js";
 import { fmt, sleep } from "./stats.js";
 
-
 interface CpuProfile {
   nodes: { id: number; callFrame: { functionName: string; url: string; lineNumber: number } }[];
   startTime: number;
@@ -173,9 +172,20 @@ export async function profileLoadCase(def: CaseDef, s: Settings, dir: string): P
   const per = (u: number) => (bytes ? u / (1 << 20) : u);
   for (const side of ["ours", "base"] as Side[]) {
     const x = summaries[side]!;
-    out.push(...cpuMarkdown(side === "ours" ? `Ours (${def.ours})` : `Baseline (${def.base})`, x.sum, per(x.units), unitName, side === "ours" ? 20 : 8));
+    out.push(
+      ...cpuMarkdown(
+        side === "ours" ? `Ours (${def.ours})` : `Baseline (${def.base})`,
+        x.sum,
+        per(x.units),
+        unitName,
+        side === "ours" ? 20 : 8,
+      ),
+    );
   }
-  out.push(`Profiles: \`${path.relative(ROOT, dir)}/${def.id}-ours.cpuprofile\` and \`-base.cpuprofile\` (open in Chrome DevTools → Performance, or VS Code).`, "");
+  out.push(
+    `Profiles: \`${path.relative(ROOT, dir)}/${def.id}-ours.cpuprofile\` and \`-base.cpuprofile\` (open in Chrome DevTools → Performance, or VS Code).`,
+    "",
+  );
   return out;
 }
 

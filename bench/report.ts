@@ -42,7 +42,10 @@ export function figureStat(o: Outcome, f: Figure): FigureStat | undefined {
   return { ours, base, ratio, paired, spreadOurs: spread(o1), spreadBase: spread(b1), met };
 }
 
-const loadAtStart = os.loadavg().map((x) => x.toFixed(2)).join(", ");
+const loadAtStart = os
+  .loadavg()
+  .map((x) => x.toFixed(2))
+  .join(", ");
 
 /** The commit measured, and whether the runtime's files differ from it. */
 function codeVersion(): string {
@@ -50,7 +53,12 @@ function codeVersion(): string {
   try {
     const commit = git("log", "-1", "--format=%h %s");
     const dirty = git("status", "--porcelain", "--", "src", "hosts", "examples");
-    return `- Code: commit ${commit}` + (dirty ? ` **with uncommitted changes** in ${dirty.split("\n").length} file(s) of src/, hosts/, examples/` : " (src/, hosts/, examples/ unchanged)");
+    return (
+      `- Code: commit ${commit}` +
+      (dirty
+        ? ` **with uncommitted changes** in ${dirty.split("\n").length} file(s) of src/, hosts/, examples/`
+        : " (src/, hosts/, examples/ unchanged)")
+    );
   } catch {
     return "- Code: not a git checkout";
   }
@@ -63,8 +71,10 @@ export function machine(): string[] {
     `- CPU: ${cpus.length} × ${cpus[0]?.model?.trim() ?? "unknown"} (logical cores: ${os.availableParallelism()})`,
     `- Memory: ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB; ${os.type()} ${os.release()} ${os.arch()}`,
     `- Node ${process.version} (V8 ${process.versions.v8})`,
-    `- Load average (1, 5, 15 min) at the start: ${loadAtStart}; at the end: ${os.loadavg().map((x) => x.toFixed(2)).join(", ")} ` +
-      "(other work on the machine shares its cores with the benchmark)",
+    `- Load average (1, 5, 15 min) at the start: ${loadAtStart}; at the end: ${os
+      .loadavg()
+      .map((x) => x.toFixed(2))
+      .join(", ")} ` + "(other work on the machine shares its cores with the benchmark)",
   ];
 }
 
@@ -99,7 +109,11 @@ function rows(outcomes: Outcome[], section: Figure["section"], withGoal: boolean
       const ratio = pending || !Number.isFinite(st.ratio) ? "—" : `${st.ratio.toFixed(2)}×`;
       const [pm, plo, phi] = st.paired;
       const paired =
-        pending || !Number.isFinite(pm) ? "—" : plo === phi ? `${pm.toFixed(2)}×` : `${pm.toFixed(2)}× (${plo.toFixed(2)}–${phi.toFixed(2)})`;
+        pending || !Number.isFinite(pm)
+          ? "—"
+          : plo === phi
+            ? `${pm.toFixed(2)}×`
+            : `${pm.toFixed(2)}× (${plo.toFixed(2)}–${phi.toFixed(2)})`;
       cells.push(pending ? "pending" : fmt(st.ours / f.scale), fmt(st.base / f.scale), ratio, paired);
       if (withGoal) cells.push(pending ? (f.goal !== undefined ? `${f.better === "higher" ? "≥" : "≤"} ${f.goal}` : "") : goalCell(f, st));
       cells.push(spreadCell(st));
@@ -236,7 +250,9 @@ export function render(outcomes: Outcome[], run: RunRecord): string[] {
         if (v.length === 0) continue;
         const modes = twoModes(v);
         const flag = modes ? " **two modes**" : "";
-        runs.push(`| ${o.def.title} | ${f.label} (${f.unit}) | ${side === "ours" ? "ours" : "baseline"} | ${v.map((x) => fmt(x / f.scale)).join(", ")} | ${pct(spread(v))}${flag} |`);
+        runs.push(
+          `| ${o.def.title} | ${f.label} (${f.unit}) | ${side === "ours" ? "ours" : "baseline"} | ${v.map((x) => fmt(x / f.scale)).join(", ")} | ${pct(spread(v))}${flag} |`,
+        );
         if (modes)
           modal.push(
             `- ${o.def.title}, ${f.label}, ${side === "ours" ? "ours" : "baseline"}: ${modes.nLow} run(s) around ${fmt(modes.low / f.scale)} ` +

@@ -75,7 +75,9 @@ function upgraded(port: number): Promise<NetSocket> {
         reject(new Error(head.split("\r\n")[0]));
         return;
       }
-      const accept = createHash("sha1").update(key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11").digest("base64");
+      const accept = createHash("sha1")
+        .update(key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11")
+        .digest("base64");
       if (!head.includes(accept)) reject(new Error("bad accept"));
       else resolve(sock);
     };
@@ -90,7 +92,10 @@ function upgraded(port: number): Promise<NetSocket> {
 /** A masked client frame. */
 function clientFrame(opcode: number, payload: Uint8Array): Buffer {
   const key = randomBytes(4);
-  const head = payload.length < 126 ? Buffer.from([0x80 | opcode, 0x80 | payload.length]) : Buffer.from([0x80 | opcode, 0x80 | 126, payload.length >> 8, payload.length & 255]);
+  const head =
+    payload.length < 126
+      ? Buffer.from([0x80 | opcode, 0x80 | payload.length])
+      : Buffer.from([0x80 | opcode, 0x80 | 126, payload.length >> 8, payload.length & 255]);
   const body = Buffer.from(payload.map((b, i) => b ^ key[i & 3]));
   return Buffer.concat([head, key, body]);
 }
@@ -211,7 +216,9 @@ async function main(): Promise<void> {
         `${peak.queuedBytes} | ${peak.suspendedWriters} | ${peak.webSockets} | ${after.activeCons} / ${after.webSockets} |`,
     );
   }
-  console.log("\n| attack | before: RSS / heap MB | during (max) | after | max queued bytes | max suspended writers | max WebSockets | after: connections / WebSockets |");
+  console.log(
+    "\n| attack | before: RSS / heap MB | during (max) | after | max queued bytes | max suspended writers | max WebSockets | after: connections / WebSockets |",
+  );
   console.log("|---|---|---|---|---|---|---|---|");
   for (const r of rows) console.log(r);
 }

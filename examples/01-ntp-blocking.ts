@@ -35,4 +35,3 @@ export async function printTime(rt: Runtime, server: string, port = 123, log: Lo
 export function example1(rt: Runtime, server: string, port?: number, log?: Log): Promise<number> {
   return rt.pool.run(printTime, rt, server, port, log);
 }
-

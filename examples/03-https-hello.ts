@@ -16,8 +16,7 @@ import { print, type Log } from "./log.js";
 
 const MESSAGE = "Hello World!";
 
-export const RESPONSE =
-  "HTTP/1.0 200 OK\r\n" + "Content-Type: text/plain\r\n" + `Content-Length: ${MESSAGE.length}\r\n` + "\r\n" + MESSAGE;
+export const RESPONSE = "HTTP/1.0 200 OK\r\n" + "Content-Type: text/plain\r\n" + `Content-Length: ${MESSAGE.length}\r\n` + "\r\n" + MESSAGE;
 
 /** ms a connection has for its TLS handshake and its request, before it holds a worker. */
 export const REQUEST_TIMEOUT = 2000;
@@ -69,13 +68,7 @@ export async function awaitRequest(s: Socket, log: Log): Promise<void> {
 }
 
 /** 3.a: the TLS listener (port 9443 as in the seed; 0 picks one). Resolves with the listening socket. */
-export async function example3(
-  rt: Runtime,
-  tls: TLSServerOptions,
-  port = 9443,
-  intf = "127.0.0.1",
-  log: Log = print,
-): Promise<Socket> {
+export async function example3(rt: Runtime, tls: TLSServerOptions, port = 9443, intf = "127.0.0.1", log: Log = print): Promise<Socket> {
   const s = await rt.bind(port, { intf, tls });
   return s.event(acceptCoroutine, log);
 }

@@ -29,7 +29,11 @@ export function wsEchoHandler(options: UpgradeOptions = {}): Handler {
 }
 
 /** Serves the echo on `port`; with `tls` (certificate and key) it is https:// and wss://. */
-export function example5(rt: Runtime, port = 0, options: UpgradeOptions & { intf?: string; tls?: TLSServerOptions } = {}): Promise<HttpServer> {
+export function example5(
+  rt: Runtime,
+  port = 0,
+  options: UpgradeOptions & { intf?: string; tls?: TLSServerOptions } = {},
+): Promise<HttpServer> {
   return HttpServer.listen(rt, wsEchoHandler(options), { port, intf: options.intf ?? "127.0.0.1", tls: options.tls });
 }
 

@@ -4,12 +4,7 @@
  */
 import type { Runtime, Socket } from "../src/index.js";
 
-export async function listen(
-  rt: Runtime,
-  port: number,
-  onConnection: (s: Socket) => void,
-  intf = "127.0.0.1",
-): Promise<Socket> {
+export async function listen(rt: Runtime, port: number, onConnection: (s: Socket) => void, intf = "127.0.0.1"): Promise<Socket> {
   const listener = await rt.bind(port, { intf });
   return listener.event(async (l: Socket) => {
     for (;;) {

@@ -19,7 +19,10 @@ type Process = { argv: string[]; exit(code: number): void; once(signal: string, 
  * When node runs `file` itself: makes a runtime on the node host and runs `main(rt, arg)`; a
  * failure is printed and ends the process with 1. Elsewhere (the device, an import) does nothing.
  */
-export function desktopMain(file: string, main: (rt: Runtime, arg: (name: string, fallback: string) => string, process: Process) => Promise<void>): void {
+export function desktopMain(
+  file: string,
+  main: (rt: Runtime, arg: (name: string, fallback: string) => string, process: Process) => Promise<void>,
+): void {
   const p = (globalThis as { process?: Process }).process;
   if (!p?.argv[1]?.endsWith(file)) return;
   const argv = p.argv;

@@ -76,13 +76,11 @@ async function main(): Promise<void> {
   console.log("ready; try: nc 127.0.0.1 " + proxyAt.port + "   (Ctrl-C stops)");
 
   // The time query runs beside the services (a pool job with a blocking-style UDP socket).
-  example1(rt, ntpHost, Number(ntpPort), (line) => console.log(`time (example 1, ${ntpHost}:${ntpPort}): ${line}`)).catch(
-    (e) => {
-      if (stopping) return; // its socket closed by the stop
-      const why = isSocketError(e) ? e.code : (e as Error).message;
-      console.log(`time (example 1, ${ntpHost}:${ntpPort}): no answer (${why}); try --ntp HOST:PORT`);
-    },
-  );
+  example1(rt, ntpHost, Number(ntpPort), (line) => console.log(`time (example 1, ${ntpHost}:${ntpPort}): ${line}`)).catch((e) => {
+    if (stopping) return; // its socket closed by the stop
+    const why = isSocketError(e) ? e.code : (e as Error).message;
+    console.log(`time (example 1, ${ntpHost}:${ntpPort}): no answer (${why}); try --ntp HOST:PORT`);
+  });
 }
 
 main().catch((e) => {

@@ -55,38 +55,42 @@ function bounded(rt: Runtime, limit: number, socks: Socket[]): () => void {
 }
 
 /** The reader: stalls, reads slowly, then fast until end-of-stream. Resolves with the bytes read. */
-function slowReader(rt: Runtime, listener: Socket, stall: number, slow: number, phase: (p: string) => void, socks: Socket[]): Promise<number> {
+function slowReader(
+  rt: Runtime,
+  listener: Socket,
+  stall: number,
+  slow: number,
+  phase: (p: string) => void,
+  socks: Socket[],
+): Promise<number> {
   return new Promise((resolve) => {
     listener.event(async (l: Socket) => {
       const s = await l.accept();
       l.close();
       if (!s) return resolve(0);
       socks.push(s);
-      s.event(
-        async (r: Socket) => {
-          let got = 0;
-          try {
-            await rt.sleep(stall);
-            phase("slow reader");
-            const slowEnd = rt.host.now() + slow;
-            while (rt.host.now() < slowEnd) {
-              const b = await r.read();
-              if (!b) return;
-              got += b.length;
-              await rt.sleep(100);
-            }
-            phase("fast reader");
-            for (;;) {
-              const b = await r.read();
-              if (!b) return;
-              got += b.length;
-            }
-          } finally {
-            resolve(got);
+      s.event(async (r: Socket) => {
+        let got = 0;
+        try {
+          await rt.sleep(stall);
+          phase("slow reader");
+          const slowEnd = rt.host.now() + slow;
+          while (rt.host.now() < slowEnd) {
+            const b = await r.read();
+            if (!b) return;
+            got += b.length;
+            await rt.sleep(100);
           }
-        },
-        "s",
-      );
+          phase("fast reader");
+          for (;;) {
+            const b = await r.read();
+            if (!b) return;
+            got += b.length;
+          }
+        } finally {
+          resolve(got);
+        }
+      }, "s");
     }, "s");
   });
 }

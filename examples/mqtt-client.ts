@@ -22,13 +22,18 @@ export interface MqttExampleOptions {
 
 export async function mqttExample(rt: Runtime, options: MqttExampleOptions, log: Log = print): Promise<MqttClient> {
   const topic = options.topic ?? "cosock/demo";
-  const client = new MqttClient(rt, { host: options.host, port: options.port, protocolVersion: options.protocolVersion ?? 5, keepalive: 30 });
+  const client = new MqttClient(rt, {
+    host: options.host,
+    port: options.port,
+    protocolVersion: options.protocolVersion ?? 5,
+    keepalive: 30,
+  });
   client.on("message", (m) => log(`received ${m.topic} (QoS ${m.qos}${m.retain ? ", retained" : ""}): ${decodeUtf8(m.payload)}`));
-  client.on("disconnect", (d) =>
-    log(`connection lost: ${d.error.message}${d.reconnecting ? `; reconnecting in ${d.delay} ms` : ""}`),
-  );
+  client.on("disconnect", (d) => log(`connection lost: ${d.error.message}${d.reconnecting ? `; reconnecting in ${d.delay} ms` : ""}`));
   const info = await client.connect();
-  log(`connected to ${options.host}:${client.options.port} as ${info.clientId} (MQTT ${client.options.protocolVersion === 5 ? "5" : "3.1.1"})`);
+  log(
+    `connected to ${options.host}:${client.options.port} as ${info.clientId} (MQTT ${client.options.protocolVersion === 5 ? "5" : "3.1.1"})`,
+  );
   const sub = await client.subscribe(`${topic}/#`, { qos: 2 });
   log(`subscribed to ${topic}/# (granted QoS ${sub.reasonCodes[0]})`);
   for (let round = 0; round < (options.rounds ?? 1); round++) {

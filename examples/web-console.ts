@@ -137,7 +137,9 @@ export class WebConsole {
           // Origin on the loopback address, or (sameHostOrigin) the host the browser asked for
           const host = options.sameHostOrigin ? req.header("host") : undefined;
           const origin = (o: string | undefined) =>
-            o === undefined || /^https?:\/\/(127\.0\.0\.1|localhost)(:\d+)?$/.test(o) || (host !== undefined && (o === `http://${host}` || o === `https://${host}`));
+            o === undefined ||
+            /^https?:\/\/(127\.0\.0\.1|localhost)(:\d+)?$/.test(o) ||
+            (host !== undefined && (o === `http://${host}` || o === `https://${host}`));
           const ws = await req2sock(req, res, { origin });
           if (ws instanceof WebSocket) me.accept(ws, options.echo, every);
           return;

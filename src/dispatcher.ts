@@ -68,11 +68,14 @@ export class Dispatcher {
   /** Runs `fn` after `ms`; returns a cancel function. */
   timer(ms: number, fn: () => void): () => void {
     this.#timers++;
-    let t: Timer | undefined = this.host.setTimer(() => {
-      t = undefined;
-      this.#timers--;
-      fn();
-    }, Math.max(0, ms));
+    let t: Timer | undefined = this.host.setTimer(
+      () => {
+        t = undefined;
+        this.#timers--;
+        fn();
+      },
+      Math.max(0, ms),
+    );
     return () => {
       if (t === undefined) return;
       this.host.clearTimer(t);

@@ -103,21 +103,11 @@ export async function readExactly(src: ByteSource, n: number, options: ReadOptio
   return all.subarray(0, n);
 }
 
-
-export function readUntil(
-  src: ByteSource,
-  pattern: Uint8Array | string,
-  options: ReadOptions = {},
-): Promise<Uint8Array | null> {
+export function readUntil(src: ByteSource, pattern: Uint8Array | string, options: ReadOptions = {}): Promise<Uint8Array | null> {
   const p = typeof pattern === "string" ? encodeUtf8(pattern) : pattern;
   if (p.length === 0) return Promise.reject(new SocketError("incorrectuse", "readUntil needs a non-empty pattern"));
   const max = options.max ?? Infinity;
-  return gather(
-    src,
-    options,
-    (b, from) => indexOf(b, p, Math.max(0, from - p.length + 1)),
-    max + p.length,
-  ).then(({ buf, at }) => {
+  return gather(src, options, (b, from) => indexOf(b, p, Math.max(0, from - p.length + 1)), max + p.length).then(({ buf, at }) => {
     if (at < 0) {
       src.unread(buf);
       return null;

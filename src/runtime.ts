@@ -189,7 +189,8 @@ export class Runtime {
     const limit = options.limit ?? 50;
     const sort = options.sort ?? "queued";
     const key = SORT[sort];
-    if (!(limit >= 0) || !key) throw new SocketError("incorrectuse", `socketStats: limit >= 0 and a sort key of ${Object.keys(SORT).join(", ")}`);
+    if (!(limit >= 0) || !key)
+      throw new SocketError("incorrectuse", `socketStats: limit >= 0 and a sort key of ${Object.keys(SORT).join(", ")}`);
     // top[] and keys[] sorted by key, largest first; a new socket goes after its equals
     const top: (Socket | UdpSocket)[] = [];
     const keys: number[] = [];

@@ -120,8 +120,7 @@ export function clientPlan(options: TLSOptions | true, peerHost: string | undefi
 
 /** The host's parameters of a server handshake. */
 export function serverPlan(o: TLSServerOptions): TLSPlan {
-  if (o.cert === undefined || o.key === undefined)
-    throw new SocketError("incorrectuse", "a TLS server needs cert and key");
+  if (o.cert === undefined || o.key === undefined) throw new SocketError("incorrectuse", "a TLS server needs cert and key");
   return {
     handshakeTimeout: timeoutOf(o.handshakeTimeout),
     secure: {

@@ -27,8 +27,23 @@ import type { ModdablePlatform, PlatformTLS } from "./platform.js";
 export const platform: ModdablePlatform = Object.freeze({
   tcp: (o) =>
     "from" in o
-      ? new TCP({ from: o.from as TCP, nodelay: o.nodelay, target: o.target, onReadable: o.onReadable, onWritable: o.onWritable, onError: o.onError })
-      : new TCP({ address: o.address, port: o.port, nodelay: o.nodelay, target: o.target, onReadable: o.onReadable, onWritable: o.onWritable, onError: o.onError }),
+      ? new TCP({
+          from: o.from as TCP,
+          nodelay: o.nodelay,
+          target: o.target,
+          onReadable: o.onReadable,
+          onWritable: o.onWritable,
+          onError: o.onError,
+        })
+      : new TCP({
+          address: o.address,
+          port: o.port,
+          nodelay: o.nodelay,
+          target: o.target,
+          onReadable: o.onReadable,
+          onWritable: o.onWritable,
+          onError: o.onError,
+        }),
   // Moddable's TLS client (TLS 1.2 in JavaScript); its TCP socket is ours, handed over (tls.ts).
   tls: (o) => new TLSSocket(o as unknown as TLSOptions) as unknown as PlatformTLS,
   listener: (o) => new Listener({ port: o.port, address: o.address, onReadable: o.onReadable }),

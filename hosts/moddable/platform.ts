@@ -161,7 +161,14 @@ export interface PlatformTLSOptions {
   host: string;
   /** Passed on to `TCP.io` with every other option. */
   from: unknown;
-  TCP: { io: new (options: { from: unknown; onReadable(count: number): void; onWritable(count: number): void; onError(): void }) => PlatformTLSTransport };
+  TCP: {
+    io: new (options: {
+      from: unknown;
+      onReadable(count: number): void;
+      onWritable(count: number): void;
+      onError(): void;
+    }) => PlatformTLSTransport;
+  };
   /** Spread into Moddable's SSLSession options (modules/crypt/ssl/session_419.js, ssl_cert.js). */
   secure: {
     /** Chain, validity (no host name) checks; default true. */

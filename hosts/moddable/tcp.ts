@@ -91,8 +91,12 @@ export class ModdableTCP extends HalfClosing implements TCP {
       }
       // The accepted socket becomes a new one with callbacks; its first onWritable follows.
       this.socket = platform({
-        from: from.socket, nodelay: options.nodelay, target: this,
-        onReadable: platformReadable, onWritable: platformWritable, onError: platformError,
+        from: from.socket,
+        nodelay: options.nodelay,
+        target: this,
+        onReadable: platformReadable,
+        onWritable: platformWritable,
+        onError: platformError,
       });
       this.flags = CONNECTED;
       return;
@@ -101,8 +105,13 @@ export class ModdableTCP extends HalfClosing implements TCP {
     this.remoteEnd = { address: options.address, port: options.port };
     try {
       this.socket = platform({
-        address: options.address, port: options.port, nodelay: options.nodelay, target: this,
-        onReadable: platformReadable, onWritable: platformWritable, onError: platformError,
+        address: options.address,
+        port: options.port,
+        nodelay: options.nodelay,
+        target: this,
+        onReadable: platformReadable,
+        onWritable: platformWritable,
+        onError: platformError,
       });
     } catch {
       // "invalid address", "no socket" (every lwIP PCB in use), "connect error": a failed connect.

@@ -38,7 +38,18 @@
  * The TLSSocket's callbacks are per-connection closures (Moddable calls them on an internal object,
  * not on a `target`); a TLS connection costs far more than that anyway (~10 KB heap in handshake).
  */
-import type { Endpoint, HostTLS, TLS, TLSCallbacks, TLSFailureCode, TLSSecureOptions, TLSSession, TLSWrapOptions, TCPCallbacks, HostErrorReason } from "../../src/host.js";
+import type {
+  Endpoint,
+  HostTLS,
+  TLS,
+  TLSCallbacks,
+  TLSFailureCode,
+  TLSSecureOptions,
+  TLSSession,
+  TLSWrapOptions,
+  TCPCallbacks,
+  HostErrorReason,
+} from "../../src/host.js";
 import type { PlatformTLS, PlatformTLSFactory, PlatformTLSOptions, PlatformTLSTransport } from "./platform.js";
 import { ModdableTCP } from "./tcp.js";
 import { CLOSED, ENDED, FINISHED, HalfClosing, WRITE_DEAD, closeQuietly } from "./closing.js";
@@ -65,13 +76,16 @@ function settingsOf(prepared: Prepared, s: TLSSecureOptions): Settings {
   if (s.ca) {
     const certs = s.ca.flatMap((p) => pemBlocks(p, "CERTIFICATE"));
     if (certs.length !== 1)
-      throw new Error(`the device's TLS trusts one CA certificate from the options (ca has ${certs.length}), besides the CA certificates built into the app`);
+      throw new Error(
+        `the device's TLS trusts one CA certificate from the options (ca has ${certs.length}), besides the CA certificates built into the app`,
+      );
     out.certificate = certs[0];
   }
   if (s.cert !== undefined || s.key !== undefined) {
     const chain = s.cert === undefined ? [] : pemBlocks(s.cert, "CERTIFICATE");
     const key = s.key === undefined ? [] : pemBlocks(s.key, "PRIVATE KEY");
-    if (!chain.length || key.length !== 1) throw new Error("a client certificate needs PEM certificates and one PKCS#8 key (BEGIN PRIVATE KEY)");
+    if (!chain.length || key.length !== 1)
+      throw new Error("a client certificate needs PEM certificates and one PKCS#8 key (BEGIN PRIVATE KEY)");
     out.clientCertificates = chain;
     out.clientKey = key[0];
   }
@@ -302,11 +316,26 @@ const SECURED = 1;
 const PEER_GONE = 32;
 
 const ALERTS: Readonly<Record<number, string>> = Object.freeze({
-  0: "close_notify", 10: "unexpected_message", 20: "bad_record_mac", 40: "handshake_failure", 42: "bad_certificate",
-  43: "unsupported_certificate", 44: "certificate_revoked", 45: "certificate_expired", 46: "certificate_unknown",
-  47: "illegal_parameter", 48: "unknown_ca", 49: "access_denied", 50: "decode_error", 51: "decrypt_error",
-  70: "protocol_version", 71: "insufficient_security", 80: "internal_error", 112: "unrecognized_name",
-  116: "certificate_required", 120: "no_application_protocol",
+  0: "close_notify",
+  10: "unexpected_message",
+  20: "bad_record_mac",
+  40: "handshake_failure",
+  42: "bad_certificate",
+  43: "unsupported_certificate",
+  44: "certificate_revoked",
+  45: "certificate_expired",
+  46: "certificate_unknown",
+  47: "illegal_parameter",
+  48: "unknown_ca",
+  49: "access_denied",
+  50: "decode_error",
+  51: "decrypt_error",
+  70: "protocol_version",
+  71: "insufficient_security",
+  80: "internal_error",
+  112: "unrecognized_name",
+  116: "certificate_required",
+  120: "no_application_protocol",
 });
 
 /**

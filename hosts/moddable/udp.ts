@@ -26,12 +26,7 @@ export class ModdableUDP implements UDP {
   #local: Endpoint | undefined;
   #closed = false;
 
-  constructor(
-    platform: PlatformUDPFactory,
-    options: UDPOptions,
-    defer: (fn: () => void) => void,
-    random: () => number,
-  ) {
+  constructor(platform: PlatformUDPFactory, options: UDPOptions, defer: (fn: () => void) => void, random: () => number) {
     const onReadable = (packets: number) => {
       if (!this.#closed) options.onReadable?.call(options.target, packets);
     };

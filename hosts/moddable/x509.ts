@@ -103,7 +103,14 @@ function oid(b: Uint8Array, e: Element): string {
   return parts.join(".");
 }
 
-const NAMES: Readonly<Record<string, string>> = Object.freeze({ "2.5.4.3": "CN", "2.5.4.6": "C", "2.5.4.7": "L", "2.5.4.8": "ST", "2.5.4.10": "O", "2.5.4.11": "OU" });
+const NAMES: Readonly<Record<string, string>> = Object.freeze({
+  "2.5.4.3": "CN",
+  "2.5.4.6": "C",
+  "2.5.4.7": "L",
+  "2.5.4.8": "ST",
+  "2.5.4.10": "O",
+  "2.5.4.11": "OU",
+});
 
 /** A distinguished name as "CN=…, O=…", and its common name. */
 function dn(b: Uint8Array, e: Element): { text: string; cn?: string } {
@@ -127,7 +134,14 @@ function time(b: Uint8Array, e: Element): number {
   const y = long ? Number(s.slice(0, 4)) : Number(s.slice(0, 2));
   const year = long ? y : y < 50 ? 2000 + y : 1900 + y;
   const r = s.slice(long ? 4 : 2);
-  return Date.UTC(year, Number(r.slice(0, 2)) - 1, Number(r.slice(2, 4)), Number(r.slice(4, 6)), Number(r.slice(6, 8)), Number(r.slice(8, 10)) || 0);
+  return Date.UTC(
+    year,
+    Number(r.slice(0, 2)) - 1,
+    Number(r.slice(2, 4)),
+    Number(r.slice(4, 6)),
+    Number(r.slice(6, 8)),
+    Number(r.slice(8, 10)) || 0,
+  );
 }
 
 function hex(b: Uint8Array, from: number, to: number, sep: string): string {

@@ -13,7 +13,7 @@
  * client receives an alert), and refuses an untrusted one itself after the handshake.
  * Errors are mapped to the runtime's SSL codes by `tlsFailure`.
  */
-import { X509Certificate } from "node:crypto";
+import type { X509Certificate } from "node:crypto";
 import * as net from "node:net";
 import * as tls from "node:tls";
 import type {

@@ -1,11 +1,4 @@
-import type {
-  Endpoint,
-  HostErrorReason,
-  TCP,
-  TCPAdoptOptions,
-  TCPCallbacks,
-  TCPConnectOptions,
-} from "../../src/host.js";
+import type { Endpoint, HostErrorReason, TCP, TCPAdoptOptions, TCPCallbacks, TCPConnectOptions } from "../../src/host.js";
 import { checkPort, isIPv4, LOOPBACK } from "./address.js";
 import type { SimEvent } from "./clock.js";
 import { Connection } from "./connection.js";

@@ -339,11 +339,14 @@ class StandInSocket implements TLS {
     if (options.buffered?.length) this.#inbound = options.buffered.slice();
     if (s.role === "client") {
       this.#phase = "waitServerHello";
-      this.#send(RECORD_HANDSHAKE, handshake(MSG_CLIENT_HELLO, {
-        versions: this.#versions(),
-        serverName: s.serverName,
-        alpn: s.alpn,
-      }));
+      this.#send(
+        RECORD_HANDSHAKE,
+        handshake(MSG_CLIENT_HELLO, {
+          versions: this.#versions(),
+          serverName: s.serverName,
+          alpn: s.alpn,
+        }),
+      );
     } else {
       this.#phase = "waitClientHello";
     }
@@ -542,20 +545,24 @@ class StandInSocket implements TLS {
           if (this.#alpn === undefined) fail("sslhandshake", "no ALPN protocol in common with the client", ALERT.noApplicationProtocol);
         }
         this.#requestedCert = s.requestCert === true;
-        this.#send(RECORD_HANDSHAKE, handshake(MSG_SERVER_HELLO, {
-          version,
-          cipher: STANDIN_CIPHER,
-          alpn: this.#alpn,
-          certificate: this.#cert,
-          requestCert: this.#requestedCert,
-        }));
+        this.#send(
+          RECORD_HANDSHAKE,
+          handshake(MSG_SERVER_HELLO, {
+            version,
+            cipher: STANDIN_CIPHER,
+            alpn: this.#alpn,
+            certificate: this.#cert,
+            requestCert: this.#requestedCert,
+          }),
+        );
         this.#phase = this.#requestedCert ? "waitClientCertificate" : "waitClientFinished";
         return;
       }
       case "waitServerHello": {
         if (type !== MSG_SERVER_HELLO) break;
         this.#version = body.version as TLSVersion;
-        if (!this.#versions().includes(this.#version)) fail("sslhandshake", `the server chose ${String(this.#version)}`, ALERT.protocolVersion);
+        if (!this.#versions().includes(this.#version))
+          fail("sslhandshake", `the server chose ${String(this.#version)}`, ALERT.protocolVersion);
         this.#alpn = typeof body.alpn === "string" ? body.alpn : undefined;
         const cert = body.certificate as StandInCertificate | undefined;
         if (!cert) fail("sslhandshake", "the server sent no certificate", ALERT.handshakeFailure);
@@ -567,9 +574,12 @@ class StandInSocket implements TLS {
         if (!chain.ok) this.#authorizationError = chain.why;
         if (s.verify && !chain.ok) fail("sslnottrusted", chain.why, chain.alert);
         if (s.verify && !named)
-          fail("sslnottrusted", `the certificate is not for ${name} (it names ${[...cert.dnsNames, ...cert.ipAddresses].join(", ")})`, ALERT.badCertificate);
-        if (body.requestCert === true)
-          this.#send(RECORD_HANDSHAKE, handshake(MSG_CERTIFICATE, { certificate: this.#cert ?? null }));
+          fail(
+            "sslnottrusted",
+            `the certificate is not for ${name} (it names ${[...cert.dnsNames, ...cert.ipAddresses].join(", ")})`,
+            ALERT.badCertificate,
+          );
+        if (body.requestCert === true) this.#send(RECORD_HANDSHAKE, handshake(MSG_CERTIFICATE, { certificate: this.#cert ?? null }));
         this.#send(RECORD_HANDSHAKE, handshake(MSG_FINISHED, {}));
         this.#phase = "waitServerFinished";
         return;

@@ -66,8 +66,7 @@ interface Call {
 
 /** The MBAP header carries the unit id in one byte: 0..255 (not serial Modbus's 0..247). */
 function checkUnit(unitId: number): number {
-  if (!Number.isInteger(unitId) || unitId < 0 || unitId > 255)
-    throw new SocketError("incorrectuse", `unit id ${unitId} is not 0..255`);
+  if (!Number.isInteger(unitId) || unitId < 0 || unitId > 255) throw new SocketError("incorrectuse", `unit id ${unitId} is not 0..255`);
   return unitId;
 }
 
@@ -168,10 +167,7 @@ export class ModbusClient {
     values: number[],
     o?: RequestOptions,
   ): Promise<number[]> {
-    return (await this.request(
-      { fc: FC.READ_WRITE_MULTIPLE_REGISTERS, readAddress, readQuantity, writeAddress, values },
-      o,
-    )) as number[];
+    return (await this.request({ fc: FC.READ_WRITE_MULTIPLE_REGISTERS, readAddress, readQuantity, writeAddress, values }, o)) as number[];
   }
 
   /**
@@ -254,8 +250,7 @@ export class ModbusClient {
       const i = this.#queue.indexOf(c);
       if (i >= 0) this.#queue.splice(i, 1);
     }
-    while (!this.#failure && this.#queue.length > 0 && this.#inFlight.size < this.maxInFlight)
-      this._send(this.#queue.shift()!);
+    while (!this.#failure && this.#queue.length > 0 && this.#inFlight.size < this.maxInFlight) this._send(this.#queue.shift()!);
   }
 
   /** @internal The connection's coroutine (`readResponses`): reads and dispatches the answers. */

@@ -59,10 +59,7 @@ interface Area<T> {
 }
 
 /** A table as an area: exception 2 outside it. */
-function tableArea<T>(
-  table: { length: number; [i: number]: T },
-  copy: (t: typeof table, a: number, n: number) => ArrayLike<T>,
-): Area<T> {
+function tableArea<T>(table: { length: number; [i: number]: T }, copy: (t: typeof table, a: number, n: number) => ArrayLike<T>): Area<T> {
   const check = (address: number, n: number) => {
     if (address + n > table.length) {
       const which = `addresses ${address}..${address + n - 1} (the table has ${table.length})`;

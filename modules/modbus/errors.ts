@@ -47,11 +47,7 @@ export class ModbusError extends Error {
 
   constructor(exception: number, functionCode = 0, detail?: string) {
     const name = exceptionName(exception);
-    super(
-      `Modbus exception ${exception} (${name})` +
-        (functionCode ? ` to function ${functionCode}` : "") +
-        (detail ? `: ${detail}` : ""),
-    );
+    super(`Modbus exception ${exception} (${name})` + (functionCode ? ` to function ${functionCode}` : "") + (detail ? `: ${detail}` : ""));
     this.exception = exception;
     this.exceptionName = name;
     this.functionCode = functionCode;

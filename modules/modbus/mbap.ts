@@ -75,14 +75,12 @@ export class MbapParser {
     if (have >= 4) {
       const protocol = (this._peek(2) << 8) | this._peek(3);
       // TCP guide §3.1.3: Protocol Identifier 0 = MODBUS
-      if (protocol !== 0)
-        return this._fail(`protocol id 0x${protocol.toString(16).padStart(4, "0")} is not 0 (not Modbus TCP)`);
+      if (protocol !== 0) return this._fail(`protocol id 0x${protocol.toString(16).padStart(4, "0")} is not 0 (not Modbus TCP)`);
     }
     if (have < 6) return undefined;
     const length = (this._peek(4) << 8) | this._peek(5);
     // TCP guide §3.1.3: Length counts the unit id and the PDU; MB spec §4.1 bounds the PDU
-    if (length < MIN_LENGTH)
-      return this._fail(`MBAP length ${length} is too small (at least ${MIN_LENGTH}: unit id and function code)`);
+    if (length < MIN_LENGTH) return this._fail(`MBAP length ${length} is too small (at least ${MIN_LENGTH}: unit id and function code)`);
     if (length > MAX_LENGTH)
       return this._fail(`MBAP length ${length} is too big (an ADU is at most ${MAX_ADU} bytes, length at most ${MAX_LENGTH})`);
     if (have < 6 + length) return undefined;

@@ -351,8 +351,7 @@ export function decodeRequest(pdu: Uint8Array): ModbusRequest | Refusal {
       const address = get16(pdu, 1);
       const quantity = get16(pdu, 3);
       // MB spec §6.12: 1 ≤ quantity ≤ 0x7B and byte count 2 × quantity, else exception 03
-      if (quantity < 1 || quantity > LIMITS.writeRegisters)
-        return value3(`quantity ${quantity} is not 1..${LIMITS.writeRegisters}`);
+      if (quantity < 1 || quantity > LIMITS.writeRegisters) return value3(`quantity ${quantity} is not 1..${LIMITS.writeRegisters}`);
       if (pdu[5] !== quantity * 2) return value3(`byte count ${pdu[5]} does not fit ${quantity} registers`);
       if (n !== 6 + quantity * 2) return size(6 + quantity * 2);
       const values = new Array<number>(quantity);
@@ -371,15 +370,13 @@ export function decodeRequest(pdu: Uint8Array): ModbusRequest | Refusal {
       // MB spec §6.17: read 1 to 0x7D, write 1 to 0x79, byte count 2 × write quantity, else exception 03
       if (readQuantity < 1 || readQuantity > LIMITS.readRegisters)
         return value3(`read quantity ${readQuantity} is not 1..${LIMITS.readRegisters}`);
-      if (quantity < 1 || quantity > LIMITS.readWriteWrite)
-        return value3(`write quantity ${quantity} is not 1..${LIMITS.readWriteWrite}`);
+      if (quantity < 1 || quantity > LIMITS.readWriteWrite) return value3(`write quantity ${quantity} is not 1..${LIMITS.readWriteWrite}`);
       if (pdu[9] !== quantity * 2) return value3(`byte count ${pdu[9]} does not fit ${quantity} registers`);
       if (n !== 10 + quantity * 2) return size(10 + quantity * 2);
       const values = new Array<number>(quantity);
       for (let i = 0; i < quantity; i++) values[i] = get16(pdu, 10 + i * 2);
       return (
-        range(fc, readAddress, readQuantity) ??
-        range(fc, writeAddress, quantity) ?? { fc, readAddress, readQuantity, writeAddress, values }
+        range(fc, readAddress, readQuantity) ?? range(fc, writeAddress, quantity) ?? { fc, readAddress, readQuantity, writeAddress, values }
       );
     }
     default:

@@ -93,8 +93,7 @@ export class ModbusServer {
   /** Listens and starts serving. Throws `bind` if the port is in use. */
   static async listen(rt: Runtime, options: ModbusServerOptions = {}): Promise<ModbusServer> {
     for (const u of options.unitIds ?? [])
-      if (!Number.isInteger(u) || u < 0 || u > 255)
-        throw new SocketError("incorrectuse", `unit id ${u} is not 0..255`);
+      if (!Number.isInteger(u) || u < 0 || u > 255) throw new SocketError("incorrectuse", `unit id ${u} is not 0..255`);
     const listener = await rt.bind(options.port ?? serverDefaults.port, { intf: options.intf });
     return new ModbusServer(rt, listener, options);
   }
@@ -104,7 +103,13 @@ export class ModbusServer {
     this.listener = listener;
     this.#options = options;
     const d = serverDefaults;
-    this.#limiter = new LogLimiter(rt, options.log ?? rt.options.log, options.logLimit ?? d.logLimit, options.logInterval ?? d.logInterval, "modbus server");
+    this.#limiter = new LogLimiter(
+      rt,
+      options.log ?? rt.options.log,
+      options.logLimit ?? d.logLimit,
+      options.logInterval ?? d.logInterval,
+      "modbus server",
+    );
     this.#log = this.#limiter.log;
     this.#units = options.unitIds ? new Set(options.unitIds) : undefined;
     this.device = new ModbusDevice(options, { onWrite: options.onWrite, log: this.#log });
@@ -190,8 +195,7 @@ export class ModbusServer {
           }
           if (!frame) break;
           let response: Uint8Array;
-          if (this.#units && !this.#units.has(frame.unitId))
-            response = encodeException(frame.pdu[0], EXCEPTION.GATEWAY_TARGET_FAILED);
+          if (this.#units && !this.#units.has(frame.unitId)) response = encodeException(frame.pdu[0], EXCEPTION.GATEWAY_TARGET_FAILED);
           else response = await this.device.execute(frame.pdu);
           this.#stat.requests++;
           this.#functions[frame.pdu[0]] = (this.#functions[frame.pdu[0]] ?? 0) + 1;

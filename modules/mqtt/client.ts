@@ -37,7 +37,16 @@
  */
 import { isSocketError, type Payload, type Runtime } from "../cosock.js";
 import { MqttError } from "./errors.js";
-import { encode, type DisconnectPacket, type Packet, type Properties, type QoS, type SubscribePacket, type UnsubscribePacket, type UserProperties } from "./packet/index.js";
+import {
+  encode,
+  type DisconnectPacket,
+  type Packet,
+  type Properties,
+  type QoS,
+  type SubscribePacket,
+  type UnsubscribePacket,
+  type UserProperties,
+} from "./packet/index.js";
 import { mqttDefaults, type MqttClientOptions, type MqttOptions } from "./options.js";
 import { OutQueue } from "./queue.js";
 import { Session, type Done, type PublishResult, type SubscriptionRecord } from "./session.js";
@@ -46,7 +55,6 @@ import { publishJob, type PublishJob } from "./flows/publish-out.js";
 import type { Job } from "./flows/sender.js";
 import { flush } from "./flows/store.js";
 import { requestJob, subscribePacket, unsubscribePacket, type Request } from "./flows/subscribe.js";
-
 
 export type ClientState = "idle" | "connecting" | "connected" | "reconnecting" | "closing" | "closed";
 
@@ -186,9 +194,11 @@ export class MqttClient {
   constructor(rt: Runtime, options: MqttClientOptions) {
     this.rt = rt;
     const o = { ...mqttDefaults, ...options } as MqttOptions;
-    if (o.protocolVersion !== 4 && o.protocolVersion !== 5) throw new MqttError("incorrectuse", `unsupported protocol version ${o.protocolVersion}`);
+    if (o.protocolVersion !== 4 && o.protocolVersion !== 5)
+      throw new MqttError("incorrectuse", `unsupported protocol version ${o.protocolVersion}`);
     if (!o.host) throw new MqttError("incorrectuse", "host is required");
-    if (o.protocolVersion === 4 && o.sessionExpiry) throw new MqttError("incorrectuse", "sessionExpiry needs MQTT 5 (3.1.1: use cleanStart false)");
+    if (o.protocolVersion === 4 && o.sessionExpiry)
+      throw new MqttError("incorrectuse", "sessionExpiry needs MQTT 5 (3.1.1: use cleanStart false)");
     o.port ??= o.transport.defaultPort;
     o.clientId ??= o.session?.clientId ?? `cosock-${hex(rt.host.randomBytes(4))}`;
     this.options = Object.freeze(o);
@@ -481,7 +491,9 @@ export class MqttClient {
     this._disconnect = packet;
     const p = this._whenClosed();
     // if the connection cannot take the DISCONNECT in time, close it anyway
-    const cancel = this.rt.dispatcher.timer(this.options.connectTimeout, () => conn.end(new MqttError("closed", "disconnected by the client")));
+    const cancel = this.rt.dispatcher.timer(this.options.connectTimeout, () =>
+      conn.end(new MqttError("closed", "disconnected by the client")),
+    );
     p.then(cancel, cancel);
     this._wake(conn);
     return p;

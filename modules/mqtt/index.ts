@@ -22,7 +22,16 @@ export {
   type SubscribeResult,
 } from "./client.js";
 export { Session, type InflightMessage, type OutgoingMessage, type PublishResult, type SubscriptionRecord } from "./session.js";
-export { MQTT_MAX_PACKET, mqttDefaults, mqttDeviceDefaults, type MqttOptions, type MqttClientOptions, type WillOptions, type ReconnectOptions, type SessionStore } from "./options.js";
+export {
+  MQTT_MAX_PACKET,
+  mqttDefaults,
+  mqttDeviceDefaults,
+  type MqttOptions,
+  type MqttClientOptions,
+  type WillOptions,
+  type ReconnectOptions,
+  type SessionStore,
+} from "./options.js";
 export {
   tcpTransport,
   tlsTransport,

@@ -85,7 +85,15 @@ export function encodeSession(s: SessionData): Uint8Array {
   w.string(s.clientId);
   w.u16(s.inflight.length);
   for (const m of s.inflight) {
-    const p: PublishPacket = { type: "publish", topic: m.topic, payload: m.payload, qos: m.qos, retain: m.retain, dup: false, packetId: m.packetId };
+    const p: PublishPacket = {
+      type: "publish",
+      topic: m.topic,
+      payload: m.payload,
+      qos: m.qos,
+      retain: m.retain,
+      dup: false,
+      packetId: m.packetId,
+    };
     if (m.properties) p.properties = m.properties;
     const bytes = encode(p, 5);
     w.u8(m.state === "pubrel" ? 1 : 0);
@@ -129,7 +137,9 @@ export function decodeSession(data: Uint8Array): SessionData {
   };
   const u8 = (what: string) => (need(1, what), data[off++]);
   const u16 = (what: string) => (need(2, what), (off += 2), (data[off - 2] << 8) | data[off - 1]);
-  const u32 = (what: string) => (need(4, what), (off += 4), ((data[off - 4] << 24) | (data[off - 3] << 16) | (data[off - 2] << 8) | data[off - 1]) >>> 0);
+  const u32 = (what: string) => (
+    need(4, what), (off += 4), ((data[off - 4] << 24) | (data[off - 3] << 16) | (data[off - 2] << 8) | data[off - 1]) >>> 0
+  );
   const packet = (what: string) => {
     const n = u32(what);
     need(n, what);
@@ -158,7 +168,14 @@ export function decodeSession(data: Uint8Array): SessionData {
       const id = p.packetId!;
       if (ids.has(id)) throw refuse(`packet identifier ${id} is in flight twice`);
       ids.add(id);
-      const m: InflightMessage = { topic: p.topic, payload: p.payload, qos: p.qos, retain: p.retain, packetId: id, state: state ? "pubrel" : "publish" };
+      const m: InflightMessage = {
+        topic: p.topic,
+        payload: p.payload,
+        qos: p.qos,
+        retain: p.retain,
+        packetId: id,
+        state: state ? "pubrel" : "publish",
+      };
       if (p.properties) m.properties = p.properties;
       inflight.push(m);
     }
@@ -173,7 +190,8 @@ export function decodeSession(data: Uint8Array): SessionData {
     for (let i = 0, n = u16("the subscription count"); i < n; i++) {
       const flags = u8("a subscription's flags");
       const p = packet("a subscription");
-      if (flags > 1 || p.type !== "subscribe" || p.subscriptions.length !== 1) throw refuse("a subscription is not a SUBSCRIBE of one filter");
+      if (flags > 1 || p.type !== "subscribe" || p.subscriptions.length !== 1)
+        throw refuse("a subscription is not a SUBSCRIBE of one filter");
       const s = p.subscriptions[0];
       const r: SubscriptionRecord = flags ? { ...s } : { topic: s.topic, qos: s.qos };
       if (p.properties?.subscriptionIdentifier !== undefined) r.subscriptionIdentifier = p.properties.subscriptionIdentifier;

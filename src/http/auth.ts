@@ -41,7 +41,10 @@ export async function requireBasic(
 ): Promise<boolean> {
   const c = basicCredentials(req);
   if (c && check(c.user, c.password)) return true;
-  res.status(401).header("WWW-Authenticate", `Basic realm="${realm.replace(/"/g, "")}"`).header("Content-Type", "text/plain");
+  res
+    .status(401)
+    .header("WWW-Authenticate", `Basic realm="${realm.replace(/"/g, "")}"`)
+    .header("Content-Type", "text/plain");
   await res.send("authentication required\n");
   return false;
 }

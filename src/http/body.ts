@@ -16,8 +16,7 @@ export function bodyFraming(headers: Headers, isRequest: boolean): Framing {
   if (te !== undefined) {
     if (cl !== undefined) throw new HttpError(400, "both Transfer-Encoding and Content-Length");
     // only chunked alone: other codings (gzip, chunked) are not decoded here, so they are refused
-    if (te.trim().toLowerCase() !== "chunked")
-      throw new HttpError(isRequest ? 501 : 502, `unsupported Transfer-Encoding "${te}"`);
+    if (te.trim().toLowerCase() !== "chunked") throw new HttpError(isRequest ? 501 : 502, `unsupported Transfer-Encoding "${te}"`);
     return { kind: "chunked", left: 0, done: false };
   }
   if (cl !== undefined) {

@@ -19,8 +19,7 @@ export abstract class SocketReading extends SocketBase {
   read(timeout?: number): Promise<Uint8Array | null> {
     if (this._reader) return Promise.reject(new SocketError("incorrectuse", "another read is waiting on this socket"));
     if (this._life === NOTCON) {
-      if (timeout === undefined)
-        return Promise.reject(new SocketError("incorrectuse", "read on an unconnected socket needs a timeout"));
+      if (timeout === undefined) return Promise.reject(new SocketError("incorrectuse", "read on an unconnected socket needs a timeout"));
       return this.rt.sleep(timeout).then(() => {
         throw new SocketError("timeout");
       });
@@ -42,7 +41,8 @@ export abstract class SocketReading extends SocketBase {
    */
   readInto(consumer: ReadConsumer, timeout?: number): ReadOutcome | undefined {
     if (this._reader) return new SocketError("incorrectuse", "another read is waiting on this socket");
-    if (this._kind !== "tcp") return this._closed ? new SocketError("socketclosed") : new SocketError("incorrectuse", "readInto needs a connected socket");
+    if (this._kind !== "tcp")
+      return this._closed ? new SocketError("socketclosed") : new SocketError("incorrectuse", "readInto needs a connected socket");
     const now = this._readNow();
     if (now !== undefined) return now;
     this._reader = consumer;

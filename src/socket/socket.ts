@@ -41,18 +41,7 @@ import {
   type TLSServerOptions,
   type TrustError,
 } from "../tls.js";
-import {
-  BINDING,
-  CONNECTING,
-  EOF,
-  LISTENER,
-  NOTCON,
-  OPEN,
-  OPENED_MOD,
-  OPENED_SHIFT,
-  TRACKED,
-  UPGRADING,
-} from "./base.js";
+import { BINDING, CONNECTING, EOF, LISTENER, NOTCON, OPEN, OPENED_MOD, OPENED_SHIFT, TRACKED, UPGRADING } from "./base.js";
 import { FAIL } from "./close.js";
 import { SocketCoroutines } from "./coroutine.js";
 import { TlsPhase } from "./tls-phase.js";
@@ -78,7 +67,13 @@ export type { Cosocket } from "./coroutine.js";
 export class Socket extends SocketCoroutines {
   /** The host callbacks: shared by every socket, which the host passes as `this` (the seam's `target`). */
   _callbacks(): TCPCallbacks {
-    return { target: this, onReadable: Socket.#hostReadable, onWritable: Socket.#hostWritable, onEnd: Socket.#hostEnd, onError: Socket.#hostError };
+    return {
+      target: this,
+      onReadable: Socket.#hostReadable,
+      onWritable: Socket.#hostWritable,
+      onEnd: Socket.#hostEnd,
+      onError: Socket.#hostError,
+    };
   }
 
   // ---------------------------------------------------------------- connecting and binding
@@ -187,8 +182,7 @@ export class Socket extends SocketCoroutines {
   /** An unconnected socket becomes a connection (CONNECTING) or a listener (BINDING). */
   _claim(life: number): void {
     if (this._closed) throw new SocketError("socketclosed");
-    if (this._life !== NOTCON)
-      throw new SocketError("incorrectuse", "this socket is already connected or bound (one socket per cosocket)");
+    if (this._life !== NOTCON) throw new SocketError("incorrectuse", "this socket is already connected or bound (one socket per cosocket)");
     this._setLife(life);
   }
 
@@ -210,9 +204,7 @@ export class Socket extends SocketCoroutines {
         throw this._readError() ?? new SocketError("incorrectuse", "upgrade needs a connected socket");
       if (this._tls) throw new SocketError("incorrectuse", "this socket is secured already");
       if (this._reader) throw new SocketError("incorrectuse", "a read is waiting on this socket");
-      const plan = isServerOptions(options)
-        ? serverPlan(options)
-        : clientPlan(options, this._x?.peerHost ?? this._tcp.remote?.address);
+      const plan = isServerOptions(options) ? serverPlan(options) : clientPlan(options, this._x?.peerHost ?? this._tcp.remote?.address);
       return this._startTLS(this._tlsPlan(plan));
     } catch (e) {
       return Promise.reject(e);

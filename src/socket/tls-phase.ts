@@ -140,7 +140,12 @@ export class TlsPhase {
     // A verifying client checks the name itself too (a host's TLS library may check only the
     // chain): before the caller gets the socket, so nothing is sent to a server not named.
     const { role, verify, serverName } = this.plan.secure;
-    if (role === "client" && verify && serverName !== undefined && !(session?.peerCertificate && matchesName(session.peerCertificate, serverName))) {
+    if (
+      role === "client" &&
+      verify &&
+      serverName !== undefined &&
+      !(session?.peerCertificate && matchesName(session.peerCertificate, serverName))
+    ) {
       this.error = new SocketError("sslnottrusted", `the server's certificate is not for ${serverName}`);
       s._end(FAIL);
       return;

@@ -2,16 +2,7 @@
 import type { TLSOptions, TLSServerOptions } from "../tls.js";
 import type { SocketError } from "../errors.js";
 
-export type SocketState =
-  | "notcon"
-  | "exec"
-  | "accept"
-  | "connect"
-  | "upgrade"
-  | "disabled"
-  | "read"
-  | "write"
-  | "terminated";
+export type SocketState = "notcon" | "exec" | "accept" | "connect" | "upgrade" | "disabled" | "read" | "write" | "terminated";
 
 /** "r": asynchronous socket (writes wait for the host); "s": cosocket (queued, suspending writes). */
 export type CoMode = "r" | "s";

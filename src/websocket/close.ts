@@ -38,10 +38,7 @@ export type CloseResult = ({ readonly ok: true } & CloseStatus) | ({ readonly ok
 export function isValidCloseCode(code: number): boolean {
   // RFC 6455 §7.4.1 (1000-1011; 1004 reserved, 1005, 1006 and 1015 never in a frame; 1012-1014
   // registered with IANA since), §7.4.2 (0-999 unused, 3000-3999 registered, 4000-4999 private)
-  return (
-    Number.isInteger(code) &&
-    ((code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) || (code >= 3000 && code <= 4999))
-  );
+  return Number.isInteger(code) && ((code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) || (code >= 3000 && code <= 4999));
 }
 
 function closeFailure(wsCode: WsProtocolCode, code: number, reason: string): CloseResult {

@@ -9,7 +9,16 @@ import { SocketError, type SocketErrorCode } from "../errors.js";
 import type { Socket, CoMode, ReadOutcome } from "../socket/socket.js";
 import { toBytes, type Payload } from "../bytes.js";
 import { FrameParser, type FramePiece, type FrameSink } from "./frame-parser.js";
-import { encodeClose, encodeFrame, encodeFrameBytes, encodePing, encodePong, fragment, frameBytes, type EncodedFrame } from "./frame-writer.js";
+import {
+  encodeClose,
+  encodeFrame,
+  encodeFrameBytes,
+  encodePing,
+  encodePong,
+  fragment,
+  frameBytes,
+  type EncodedFrame,
+} from "./frame-writer.js";
 import { OP_BINARY, OP_TEXT } from "./opcodes.js";
 import { FrameAssembler, MessageAssembler, type Frame } from "./assemble.js";
 import { CLOSE_ABNORMAL, CLOSE_GOING_AWAY, CLOSE_NO_STATUS, CLOSE_NORMAL } from "./close.js";
@@ -223,7 +232,7 @@ export class WebSocket implements Watched {
 
   /** Moves `readyState` forward to `s` (never back). */
   private _enter(s: ReadyState): void {
-    if (((this.#f & STATE_BITS) >> STATE_SHIFT) < s) this.#f = (this.#f & ~STATE_BITS) | (s << STATE_SHIFT);
+    if ((this.#f & STATE_BITS) >> STATE_SHIFT < s) this.#f = (this.#f & ~STATE_BITS) | (s << STATE_SHIFT);
   }
 
   // ------------------------------------------------------------------ reading
@@ -570,7 +579,8 @@ export class WebSocket implements Watched {
       return;
     }
     const p = this._sendFrame(encodeClose(code, reason, this._mask()));
-    if (p === RESOLVED_TRUE) this.#f |= CLOSE_OUT; // accepted at once
+    if (p === RESOLVED_TRUE)
+      this.#f |= CLOSE_OUT; // accepted at once
     else p.then(() => (this.#f |= CLOSE_OUT), noop);
   }
 

@@ -42,7 +42,10 @@ export class WebSocketUpgradeError extends HttpError {
 }
 
 function offered(value: string | undefined): string[] {
-  return (value ?? "").split(",").map((p) => p.trim()).filter((p) => p !== "");
+  return (value ?? "")
+    .split(",")
+    .map((p) => p.trim())
+    .filter((p) => p !== "");
 }
 
 export interface UpgradeOptions extends WebSocketOptions {
@@ -66,7 +69,11 @@ export function isUpgrade(req: HttpRequest): boolean {
  * A bad upgrade request throws an `HttpError` that the server answers (400, 403, 426); so does
  * an upgrade while the server's `maxWebSockets` WebSockets are open (503, before any 101).
  */
-export async function req2sock(req: HttpRequest, res: HttpResponse, options: UpgradeOptions & { raw?: boolean } = {}): Promise<WebSocket | Socket> {
+export async function req2sock(
+  req: HttpRequest,
+  res: HttpResponse,
+  options: UpgradeOptions & { raw?: boolean } = {},
+): Promise<WebSocket | Socket> {
   if (options.raw || !isUpgrade(req)) return req.takeSocket();
   // RFC 6455 §4.2.1 (1): a GET over HTTP/1.1 or later
   if (req.method !== "GET" || req.version !== "1.1") {
@@ -166,13 +173,17 @@ export function wsConnect(rt: Runtime, url: string, options: ConnectWsOptions = 
       ...options.headers,
     };
     if (options.protocols?.length) headers["Sec-WebSocket-Protocol"] = options.protocols.join(", ");
-    answer = httpRequest(rt, { ...u, scheme: u.scheme === "ws" ? "http" : "https" }, {
-      headers,
-      timeout: options.timeout,
-      tls: options.tls,
-      socket: options.socket,
-      limits: options.timeout === undefined ? options.limits : { headerTimeout: options.timeout, ...options.limits },
-    });
+    answer = httpRequest(
+      rt,
+      { ...u, scheme: u.scheme === "ws" ? "http" : "https" },
+      {
+        headers,
+        timeout: options.timeout,
+        tls: options.tls,
+        socket: options.socket,
+        limits: options.timeout === undefined ? options.limits : { headerTimeout: options.timeout, ...options.limits },
+      },
+    );
   } catch (e) {
     return Promise.reject(e);
   }

@@ -67,7 +67,9 @@ describe("device manifests", () => {
     for (const [k, v] of Object.entries(deviceWsDefaults)) expected[`cosock.ws.${k}`] = v;
     expect(config).toEqual(expected);
     // every numeric runtime option has a device value
-    const numeric = Object.entries(defaults).filter(([, v]) => typeof v === "number").map(([k]) => k);
+    const numeric = Object.entries(defaults)
+      .filter(([, v]) => typeof v === "number")
+      .map(([k]) => k);
     expect(Object.keys(deviceRuntimeDefaults).sort()).toEqual(numeric.sort());
   });
 

@@ -80,7 +80,12 @@ describe("a device TLS client (emulated Moddable TLSSocket) against openssl s_se
     expect(s.cipher()).toMatchObject({ protocol: "TLSv1.2", name: expect.stringMatching(/^TLS_ECDHE_ECDSA_WITH_/) });
     const cert = s.certificate()!;
     const x = new X509Certificate(pki.server.cert);
-    expect(cert).toMatchObject({ commonName: "localhost", dnsNames: ["localhost"], ipAddresses: ["127.0.0.1"], issuer: "CN=cosock test CA" });
+    expect(cert).toMatchObject({
+      commonName: "localhost",
+      dnsNames: ["localhost"],
+      ipAddresses: ["127.0.0.1"],
+      issuer: "CN=cosock test CA",
+    });
     expect(cert.serialNumber).toBe(x.serialNumber); // whole bytes in hex, as node:crypto gives them ("05…" keeps its 0)
     expect(cert.validTo).toBe(Date.parse(x.validTo));
     expect(await reversed(s, ["hello", "device"])).toEqual(["olleh", "ecived"]);
@@ -217,7 +222,9 @@ describe("STARTTLS and server roles on the device", () => {
     const rt = device();
     const v = await failure(Promise.resolve().then(() => rt.connect("localhost", 1, { tls: { minVersion: "TLSv1.3" } })));
     expect(v.message).toMatch(/TLS 1\.2 only/);
-    const two = await failure(Promise.resolve().then(() => rt.connect("localhost", 1, { tls: { ca: [pki.ca.cert, pki.selfSigned.cert] } })));
+    const two = await failure(
+      Promise.resolve().then(() => rt.connect("localhost", 1, { tls: { ca: [pki.ca.cert, pki.selfSigned.cert] } })),
+    );
     expect(two.message).toMatch(/one CA certificate/);
   });
 });
@@ -242,7 +249,15 @@ describe("MQTT over TLS (mqtts) from the device host to mosquitto", () => {
 
   itMosquitto("connect, subscribe, publish at QoS 0, 1 and 2 and receive, verified with the test CA", async () => {
     const rt = device();
-    const client = quiet(new MqttClient(rt, { host: "localhost", port, transport: tlsTransport({ ca: pki.ca.cert }), clientId: `dev-${process.pid}`, protocolVersion: 5 }));
+    const client = quiet(
+      new MqttClient(rt, {
+        host: "localhost",
+        port,
+        transport: tlsTransport({ ca: pki.ca.cert }),
+        clientId: `dev-${process.pid}`,
+        protocolVersion: 5,
+      }),
+    );
     stops.push(() => client.close());
     const inbox = new Inbox(client);
     await client.connect();

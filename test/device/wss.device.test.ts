@@ -357,7 +357,9 @@ describe("the WebSocket client app (examples/ws-client.ts) with a wss: URL on th
     expect(lines.filter((l) => l.startsWith("received: ")).slice(0, 3)).toEqual([1, 2, 3].map((n) => `received: hello ${n} from cosock`));
     expect(a.ws?.sock.secure).toBe(true);
     expect(p.conns).toHaveLength(1);
-    expect(p.conns[0]!.messages.slice(0, 3).map((m) => [m.isBinary, String(m.data)])).toEqual([1, 2, 3].map((n) => [false, `hello ${n} from cosock`]));
+    expect(p.conns[0]!.messages.slice(0, 3).map((m) => [m.isBinary, String(m.data)])).toEqual(
+      [1, 2, 3].map((n) => [false, `hello ${n} from cosock`]),
+    );
     await a.stop();
     expect(lines[lines.length - 1]).toBe("closed");
     await until(d.rt, () => p.conns[0]!.closeCode !== undefined, 5000, "the server to see the close");
@@ -388,7 +390,9 @@ describe("the WebSocket client app (examples/ws-client.ts) with a wss: URL on th
     const p = await peerWith(pki.server);
     const d = device();
     const url = `wss://localhost:${p.port}/`;
-    const a = (app = wsClientApp(d.rt, { ...d.ws, url, interval: 40, retryDelay: 50, tls: { ca: pki.selfSigned.cert } }, (l) => lines.push(l)));
+    const a = (app = wsClientApp(d.rt, { ...d.ws, url, interval: 40, retryDelay: 50, tls: { ca: pki.selfSigned.cert } }, (l) =>
+      lines.push(l),
+    ));
     await until(d.rt, () => lines.filter((l) => l.startsWith("cannot connect")).length >= 2, 5000, "two refused attempts");
     expect(lines[0]).toMatch(new RegExp(`^cannot connect to ${url}: sslnottrusted`));
     expect(lines[1]).toBe("reconnecting in 50 ms");

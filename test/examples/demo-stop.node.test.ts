@@ -130,73 +130,77 @@ describe("the demo stops like a good server", () => {
     }
   }, 30000);
 
-  itChromium("the console page in Chromium sees 1001, says it is retrying, and reconnects to the restarted demo", async () => {
-    const browser = await launchChromium();
-    let demo = await startDemo(0);
-    try {
-      const port = Number((await demo.waitFor(WEB))[1]);
-      await demo.waitFor(READY);
-      let echoPort = Number((await demo.waitFor(ECHO))[1]);
-      const page = await browser.newPage();
-      await page.goto(`http://127.0.0.1:${port}/`);
-      // a bounded wait that, when it gives up, tells what the page and the demo were showing
-      const wait = async (js: string, limit = 10000) => {
-        try {
-          await page.waitForFunction(js, null, { timeout: limit });
-        } catch (e) {
-          const seen = await page.evaluate(`JSON.stringify(window.consoleState) + " " + document.getElementById("state").textContent`);
-          throw new Error(`${(e as Error).message}\npage: ${seen}\ndemo:\n${demo.output()}`);
-        }
-      };
-      const text = (id: string) => `document.getElementById(${JSON.stringify(id)})?.textContent`;
-      const number = /^\d+$/;
+  itChromium(
+    "the console page in Chromium sees 1001, says it is retrying, and reconnects to the restarted demo",
+    async () => {
+      const browser = await launchChromium();
+      let demo = await startDemo(0);
+      try {
+        const port = Number((await demo.waitFor(WEB))[1]);
+        await demo.waitFor(READY);
+        let echoPort = Number((await demo.waitFor(ECHO))[1]);
+        const page = await browser.newPage();
+        await page.goto(`http://127.0.0.1:${port}/`);
+        // a bounded wait that, when it gives up, tells what the page and the demo were showing
+        const wait = async (js: string, limit = 10000) => {
+          try {
+            await page.waitForFunction(js, null, { timeout: limit });
+          } catch (e) {
+            const seen = await page.evaluate(`JSON.stringify(window.consoleState) + " " + document.getElementById("state").textContent`);
+            throw new Error(`${(e as Error).message}\npage: ${seen}\ndemo:\n${demo.output()}`);
+          }
+        };
+        const text = (id: string) => `document.getElementById(${JSON.stringify(id)})?.textContent`;
+        const number = /^\d+$/;
 
-      // live figures: statistics keep coming and follow what happens (a connection we open to
-      // the echo service shows up), and the pool's figures are there
-      const live = async () => {
-        await wait(`${text("state")} === "connected" && window.consoleState.statsSinceOpen >= 1`);
-        const open = Number(await page.textContent("#s-activeCons"));
-        const extra = connect(echoPort, "127.0.0.1");
-        try {
-          await wait(`Number(${text("s-activeCons")}) > ${open}`);
-        } finally {
-          extra.destroy();
-        }
-        expect(await page.textContent("#s-pool-size")).toBe("4");
-        for (const k of ["busy", "queued", "done"]) expect(await page.textContent(`#s-pool-${k}`)).toMatch(number);
-        expect(await page.textContent("#pool")).toMatch(/workers\s*4\s*busy\s*\d+\s*queued jobs\s*\d+\s*jobs done\s*\d+/);
-      };
-      await live();
-      expect(await page.evaluate("window.consoleState.lastCloseCode")).toBeNull();
+        // live figures: statistics keep coming and follow what happens (a connection we open to
+        // the echo service shows up), and the pool's figures are there
+        const live = async () => {
+          await wait(`${text("state")} === "connected" && window.consoleState.statsSinceOpen >= 1`);
+          const open = Number(await page.textContent("#s-activeCons"));
+          const extra = connect(echoPort, "127.0.0.1");
+          try {
+            await wait(`Number(${text("s-activeCons")}) > ${open}`);
+          } finally {
+            extra.destroy();
+          }
+          expect(await page.textContent("#s-pool-size")).toBe("4");
+          for (const k of ["busy", "queued", "done"]) expect(await page.textContent(`#s-pool-${k}`)).toMatch(number);
+          expect(await page.textContent("#pool")).toMatch(/workers\s*4\s*busy\s*\d+\s*queued jobs\s*\d+\s*jobs done\s*\d+/);
+        };
+        await live();
+        expect(await page.evaluate("window.consoleState.lastCloseCode")).toBeNull();
 
-      // Ctrl-C: the page is told "going away", and keeps trying to come back
-      demo.proc.kill("SIGINT");
-      expect(await demo.exited).toBe(0);
-      await wait(`window.consoleState.lastCloseCode !== null`);
-      expect(await page.evaluate("window.consoleState.lastCloseCode")).toBe(1001);
-      expect(await page.textContent("#closed")).toBe("(last close: 1001 going away)");
-      await wait(`${text("state")}.startsWith("disconnected — retrying")`);
-      expect(await page.evaluate("window.consoleState.connects")).toBe(1);
+        // Ctrl-C: the page is told "going away", and keeps trying to come back
+        demo.proc.kill("SIGINT");
+        expect(await demo.exited).toBe(0);
+        await wait(`window.consoleState.lastCloseCode !== null`);
+        expect(await page.evaluate("window.consoleState.lastCloseCode")).toBe(1001);
+        expect(await page.textContent("#closed")).toBe("(last close: 1001 going away)");
+        await wait(`${text("state")}.startsWith("disconnected — retrying")`);
+        expect(await page.evaluate("window.consoleState.connects")).toBe(1);
 
-      // the demo comes back on the same port: the page reconnects by itself and is live again
-      demo = await startDemo(port);
-      await demo.waitFor(READY);
-      echoPort = Number((await demo.waitFor(ECHO))[1]);
-      // (Chromium itself may delay a WebSocket connect after failed ones, by up to a few seconds)
-      await wait(`window.consoleState.connects === 2`, 15000);
-      await live();
-      expect(await page.evaluate("window.consoleState.lastCloseCode")).toBe(1001); // failed retries do not count
+        // the demo comes back on the same port: the page reconnects by itself and is live again
+        demo = await startDemo(port);
+        await demo.waitFor(READY);
+        echoPort = Number((await demo.waitFor(ECHO))[1]);
+        // (Chromium itself may delay a WebSocket connect after failed ones, by up to a few seconds)
+        await wait(`window.consoleState.connects === 2`, 15000);
+        await live();
+        expect(await page.evaluate("window.consoleState.lastCloseCode")).toBe(1001); // failed retries do not count
 
-      // and it is told "going away" again
-      await page.evaluate("window.consoleState.lastCloseCode = null");
-      demo.proc.kill("SIGINT");
-      expect(await demo.exited).toBe(0);
-      await wait(`window.consoleState.lastCloseCode !== null`);
-      expect(await page.evaluate("window.consoleState.lastCloseCode")).toBe(1001);
-      await wait(`${text("state")}.startsWith("disconnected — retrying")`);
-    } finally {
-      await browser.close();
-      await kill(demo.proc);
-    }
-  }, 30000);
+        // and it is told "going away" again
+        await page.evaluate("window.consoleState.lastCloseCode = null");
+        demo.proc.kill("SIGINT");
+        expect(await demo.exited).toBe(0);
+        await wait(`window.consoleState.lastCloseCode !== null`);
+        expect(await page.evaluate("window.consoleState.lastCloseCode")).toBe(1001);
+        await wait(`${text("state")}.startsWith("disconnected — retrying")`);
+      } finally {
+        await browser.close();
+        await kill(demo.proc);
+      }
+    },
+    30000,
+  );
 });

@@ -173,6 +173,8 @@ describe("cosockets", () => {
     const gone = await startNetEcho();
     await gone.stop();
     const proxy = await example13(rt, { host: "127.0.0.1", port: gone.port }, 0);
-    await expect(netRoundTrip(proxy.sockname()!.port, new Uint8Array([1, 2, 3]))).rejects.toMatchObject({ code: expect.stringMatching(/^(ECONNRESET|EPIPE)$/) });
+    await expect(netRoundTrip(proxy.sockname()!.port, new Uint8Array([1, 2, 3]))).rejects.toMatchObject({
+      code: expect.stringMatching(/^(ECONNRESET|EPIPE)$/),
+    });
   });
 });

@@ -212,11 +212,19 @@ describe("example 15: frames as they trickle in", () => {
     await client.send("frag", { fin: false }); // a fragmented message: two frames
     await client.send("ment", { fin: true });
     await client.waitAnswers(7);
-    expect(client.answers.slice(0, 3)).toEqual(["text 5 bytes in 1 piece: hello", "binary 3 bytes in 1 piece", expect.stringMatching(/^text 9000 bytes in \d+ pieces?: €{20}$/)]);
+    expect(client.answers.slice(0, 3)).toEqual([
+      "text 5 bytes in 1 piece: hello",
+      "binary 3 bytes in 1 piece",
+      expect.stringMatching(/^text 9000 bytes in \d+ pieces?: €{20}$/),
+    ]);
     const big = /^binary 65536 bytes in (\d+) pieces$/.exec(client.answers[3]);
     expect(big).not.toBeNull();
     expect(Number(big![1])).toBeGreaterThanOrEqual(4); // reads return at most 16 KiB: it came in pieces
-    expect(client.answers.slice(4)).toEqual(["text 0 bytes in 1 piece: ", "text 4 bytes in 1 piece: frag", "text 4 bytes in 1 piece: ment"]);
+    expect(client.answers.slice(4)).toEqual([
+      "text 0 bytes in 1 piece: ",
+      "text 4 bytes in 1 piece: frag",
+      "text 4 bytes in 1 piece: ment",
+    ]);
     expect(lines[0]).toBe("Received UTF-8 frame: 5 bytes in 1 piece");
     expect(lines[1]).toBe("Received binary frame: 3 bytes in 1 piece");
     expect(lines[5]).toBe("Received UTF-8 frame: 4 bytes in 1 piece (more to come)");

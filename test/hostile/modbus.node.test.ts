@@ -65,7 +65,9 @@ describe("Modbus server on loopback: floods", () => {
     const s = await start({ logLimit: 5, logInterval: 60000 });
     const good = await ModbusClient.connect(rt, "127.0.0.1", { port: s.port });
     for (let i = 0; i < 200; i += 20) {
-      const batch = await Promise.all(Array.from({ length: 20 }, () => raw(s.port, Buffer.from([0, 1, 0x47, 0x45, 0, 6, 1, 3, 0, 0, 0, 1])))); // protocol id 0x4745 ("GE")
+      const batch = await Promise.all(
+        Array.from({ length: 20 }, () => raw(s.port, Buffer.from([0, 1, 0x47, 0x45, 0, 6, 1, 3, 0, 0, 0, 1]))),
+      ); // protocol id 0x4745 ("GE")
       await Promise.all(batch.map((b) => b.gone));
       await served(good); // during
     }
@@ -104,7 +106,13 @@ describe("Modbus server on the simulated network: slow clients (virtual time)", 
     const srt = new Runtime(sim.host(SERVER));
     const crt = new Runtime(sim.host("10.0.0.2"));
     const logs: string[] = [];
-    const server = await ModbusServer.listen(srt, { port: 0, intf: "0.0.0.0", holdingRegisters: REGISTERS, log: (m) => logs.push(m), ...options });
+    const server = await ModbusServer.listen(srt, {
+      port: 0,
+      intf: "0.0.0.0",
+      holdingRegisters: REGISTERS,
+      log: (m) => logs.push(m),
+      ...options,
+    });
     const good = await ModbusClient.connect(crt, SERVER, { port: server.port });
     return {
       crt,

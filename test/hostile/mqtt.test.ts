@@ -18,7 +18,7 @@ import {
   mqttDeviceDefaults,
   type DisconnectInfo,
 } from "../../modules/mqtt/index.js";
-import { FakeBroker, scriptedBrokers } from "../mqtt/fake-broker.js";
+import { type FakeBroker, scriptedBrokers } from "../mqtt/fake-broker.js";
 import { next, quiet } from "../mqtt/helpers.js";
 import { until } from "../support/util.js";
 
@@ -57,7 +57,9 @@ describe("PacketDecoder: memory grows with the bytes that arrived, not with the 
 
   it("refuses a packet over maxPacketSize from its header, before any of its body, and holds nothing after", () => {
     const d = new PacketDecoder({ protocolVersion: 5, maxPacketSize: 8192 });
-    expect(() => d.push(Uint8Array.from(HUGE_PUBLISH))).toThrow(/packettoolarge: PUBLISH of 268435460 bytes is over the maximum packet size 8192/);
+    expect(() => d.push(Uint8Array.from(HUGE_PUBLISH))).toThrow(
+      /packettoolarge: PUBLISH of 268435460 bytes is over the maximum packet size 8192/,
+    );
     expect(d.error).toMatchObject({ code: "packettoolarge", reasonCode: 0x95 });
     expect(d.allocated).toBe(0);
   });
@@ -199,7 +201,9 @@ describe("the idleTimeout watchdog (simulated network, virtual time)", () => {
       const rt = new Runtime(sim.host("10.0.0.2"));
       try {
         const { port } = await silentBroker(brokerRt, then);
-        const watched = quiet(new MqttClient(rt, { host: BROKER, port, protocolVersion: 5, reconnect: false, keepalive: 30, idleTimeout: 5000 }));
+        const watched = quiet(
+          new MqttClient(rt, { host: BROKER, port, protocolVersion: 5, reconnect: false, keepalive: 30, idleTimeout: 5000 }),
+        );
         const plain = quiet(new MqttClient(rt, { host: BROKER, port, protocolVersion: 5, reconnect: false, keepalive: 30 }));
         let lost: DisconnectInfo | undefined;
         let lostAt = 0;

@@ -181,7 +181,8 @@ describe("example 13 on the simulated network (the sim host's reset)", () => {
           s.event(async (sock: Socket) => {
             const ask = await sock.read();
             await sock.write(payload);
-            if (ask?.[0] === 0x52) sock.abort(); // "R": reset after the bytes
+            if (ask?.[0] === 0x52)
+              sock.abort(); // "R": reset after the bytes
             else sock.close();
           });
       });

@@ -120,7 +120,11 @@ describe("SNTP against a flood of bogus datagrams (simulated network)", () => {
     const err = e as NtpError;
     expect(err.attempts).toBe(2);
     expect(err.discarded).toBeGreaterThan(100);
-    expect(err.message).toMatch(new RegExp(`no valid reply from ${SERVER.replace(/\./g, "\\.")}:123 to 2 requests \\(400 ms each\\), ${err.discarded} replies discarded`));
+    expect(err.message).toMatch(
+      new RegExp(
+        `no valid reply from ${SERVER.replace(/\./g, "\\.")}:123 to 2 requests \\(400 ms each\\), ${err.discarded} replies discarded`,
+      ),
+    );
     expect(took).toBeGreaterThanOrEqual(800);
     expect(took).toBeLessThan(850); // the flood does not extend the wait
     expect(crt.stat().udpSockets).toBe(0);
@@ -152,7 +156,8 @@ describe("SNTP against bogus datagrams over real UDP (127.0.0.1)", () => {
       let round = 0;
       const next = () => {
         if (round++ === 200) return void server.send(reply(req.transmit, Date.now(), SKEW), from.port, from.address);
-        for (const [who, bytes] of bogus(req.transmit, Date.now())) (who === "server" ? server : other).send(bytes, from.port, from.address);
+        for (const [who, bytes] of bogus(req.transmit, Date.now()))
+          (who === "server" ? server : other).send(bytes, from.port, from.address);
         setImmediate(next);
       };
       next();

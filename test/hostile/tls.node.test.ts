@@ -80,34 +80,40 @@ const GARBAGE: [string, (c: NetSocket) => void][] = [
 
 describe("the TLS client against a server that sends garbage instead of a handshake", () => {
   for (const [what, speak] of GARBAGE) {
-    itOpenssl(`${what}: ${what.includes("alert") ? "sslalertrecv" : "sslhandshake"} at once, nothing left open, a normal client served beside and after`, async () => {
-      const bad = await garbageServer(speak);
-      const good = await tlsEcho();
-      const e = await rt.connect("localhost", bad.port, { tls: { ca: pki.ca.cert, handshakeTimeout: 30000 } }).then(
-        (s) => {
-          s.close();
-          throw new Error("the handshake succeeded");
-        },
-        (x: unknown) => x as SocketError,
-      );
-      expect(e.code).toBe(what.includes("alert") ? "sslalertrecv" : "sslhandshake"); // an alert is named as one
-      expect(e.message).not.toMatch(/within 30000 ms/); // at once, not after the handshake timeout
-      expect(rt.stat()).toMatchObject({ activeCons: 0, queuedBytes: 0 });
-      await until(rt, () => bad.ended() === 1, 5000, "the garbage server's connection to go too");
-      await Promise.all([echoOnce(good), echoOnce(good)]);
-    });
+    itOpenssl(
+      `${what}: ${what.includes("alert") ? "sslalertrecv" : "sslhandshake"} at once, nothing left open, a normal client served beside and after`,
+      async () => {
+        const bad = await garbageServer(speak);
+        const good = await tlsEcho();
+        const e = await rt.connect("localhost", bad.port, { tls: { ca: pki.ca.cert, handshakeTimeout: 30000 } }).then(
+          (s) => {
+            s.close();
+            throw new Error("the handshake succeeded");
+          },
+          (x: unknown) => x as SocketError,
+        );
+        expect(e.code).toBe(what.includes("alert") ? "sslalertrecv" : "sslhandshake"); // an alert is named as one
+        expect(e.message).not.toMatch(/within 30000 ms/); // at once, not after the handshake timeout
+        expect(rt.stat()).toMatchObject({ activeCons: 0, queuedBytes: 0 });
+        await until(rt, () => bad.ended() === 1, 5000, "the garbage server's connection to go too");
+        await Promise.all([echoOnce(good), echoOnce(good)]);
+      },
+    );
   }
 
-  itOpenssl("20 garbage servers' connections at once beside 5 good ones: each fails alone, the runtime ends with nothing open", async () => {
-    const bad = await garbageServer((c) => c.write(randomBytes(1024, 3)));
-    const good = await tlsEcho();
-    const results = await Promise.allSettled([
-      ...Array.from({ length: 20 }, () => rt.connect("localhost", bad.port, { tls: { ca: pki.ca.cert } })),
-      ...Array.from({ length: 5 }, () => echoOnce(good)),
-    ]);
-    const failed = results.slice(0, 20);
-    expect(failed.every((r) => r.status === "rejected" && (r.reason as SocketError).code === "sslhandshake")).toBe(true);
-    expect(results.slice(20).every((r) => r.status === "fulfilled")).toBe(true);
-    expect(rt.stat().activeCons).toBe(0);
-  });
+  itOpenssl(
+    "20 garbage servers' connections at once beside 5 good ones: each fails alone, the runtime ends with nothing open",
+    async () => {
+      const bad = await garbageServer((c) => c.write(randomBytes(1024, 3)));
+      const good = await tlsEcho();
+      const results = await Promise.allSettled([
+        ...Array.from({ length: 20 }, () => rt.connect("localhost", bad.port, { tls: { ca: pki.ca.cert } })),
+        ...Array.from({ length: 5 }, () => echoOnce(good)),
+      ]);
+      const failed = results.slice(0, 20);
+      expect(failed.every((r) => r.status === "rejected" && (r.reason as SocketError).code === "sslhandshake")).toBe(true);
+      expect(results.slice(20).every((r) => r.status === "fulfilled")).toBe(true);
+      expect(rt.stat().activeCons).toBe(0);
+    },
+  );
 });

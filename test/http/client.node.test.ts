@@ -21,7 +21,11 @@ beforeAll(async () => {
     if (req.url === "/echo") {
       const parts: Buffer[] = [];
       req.on("data", (d) => parts.push(d));
-      req.on("end", () => res.end(JSON.stringify({ method: req.method, host: req.headers.host, x: req.headers["x-test"], body: Buffer.concat(parts).toString() })));
+      req.on("end", () =>
+        res.end(
+          JSON.stringify({ method: req.method, host: req.headers.host, x: req.headers["x-test"], body: Buffer.concat(parts).toString() }),
+        ),
+      );
       return;
     }
     if (req.url === "/big") return res.end("z".repeat(3000));

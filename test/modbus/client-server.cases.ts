@@ -4,13 +4,7 @@
  * XS): the same code path the device runs.
  */
 import { SocketError } from "../../src/index.js";
-import {
-  decodeFloat,
-  encodeFloat,
-  ModbusClient,
-  ModbusError,
-  ModbusServer,
-} from "../../modules/modbus/index.js";
+import { decodeFloat, encodeFloat, ModbusClient, ModbusError, ModbusServer } from "../../modules/modbus/index.js";
 import type { Env } from "../support/env.js";
 
 export function clientServerSuite(make: () => Env): void {
@@ -75,9 +69,7 @@ export function clientServerSuite(make: () => Env): void {
   });
 
   it("many requests in flight, answered in order by the server, matched by the client", async () => {
-    const reads = Array.from({ length: 40 }, (_, i) =>
-      i % 4 === 0 ? mb.readInputRegisters(i, 1) : mb.readHoldingRegisters(i * 10, 3),
-    );
+    const reads = Array.from({ length: 40 }, (_, i) => (i % 4 === 0 ? mb.readInputRegisters(i, 1) : mb.readHoldingRegisters(i * 10, 3)));
     const got = await Promise.all(reads);
     got.forEach((r, i) => expect(r).toEqual(i % 4 === 0 ? [40000 + i] : [i * 10, i * 10 + 1, i * 10 + 2]));
     expect(slowReads).toBe(10);

@@ -30,7 +30,14 @@ afterEach(async () => {
 function echoRead(r: RawRequest): Buffer {
   const address = r.pdu.readUInt16BE(1);
   const n = r.pdu.readUInt16BE(3);
-  return adu(r.tid, r.unit, registersPdu(r.pdu[0], Array.from({ length: n }, (_, i) => address + i)));
+  return adu(
+    r.tid,
+    r.unit,
+    registersPdu(
+      r.pdu[0],
+      Array.from({ length: n }, (_, i) => address + i),
+    ),
+  );
 }
 
 async function setup(handler: (r: RawRequest) => void, options: { timeout?: number; maxInFlight?: number } = {}) {
@@ -107,9 +114,12 @@ describe("Modbus client faults", () => {
     let n = 0;
     const c = await setup((r) => {
       n++;
-      if (n === 1) r.conn.write(adu(r.tid, r.unit, [3, 4, 0, 1])); // byte count 4, 2 bytes of data
-      else if (n === 2) r.conn.write(adu(r.tid, 9, registersPdu(3, [1]))); // wrong unit id
-      else if (n === 3) r.conn.write(adu(r.tid, r.unit, [6, 0, 9, 0, 1])); // echo of another address
+      if (n === 1)
+        r.conn.write(adu(r.tid, r.unit, [3, 4, 0, 1])); // byte count 4, 2 bytes of data
+      else if (n === 2)
+        r.conn.write(adu(r.tid, 9, registersPdu(3, [1]))); // wrong unit id
+      else if (n === 3)
+        r.conn.write(adu(r.tid, r.unit, [6, 0, 9, 0, 1])); // echo of another address
       else r.conn.write(echoRead(r));
     });
     await expect(c.readHoldingRegisters(0, 2)).rejects.toThrow(ModbusFrameError);

@@ -127,7 +127,10 @@ describe("Modbus client against pymodbus", () => {
     expect(await c.readInputRegisters(0, 1, { unitId: 17 })).toEqual([2000]);
     expect(await c.readInputRegisters(1, 1, { unitId: 248 })).toEqual([2001]);
     expect(await c.readInputRegisters(2, 1, { unitId: 0 })).toEqual([2002]);
-    await expect(c.readInputRegisters(0, 1, { unitId: 256 })).rejects.toMatchObject({ code: "incorrectuse", message: expect.stringMatching(/unit id 256 is not 0\.\.255/) });
+    await expect(c.readInputRegisters(0, 1, { unitId: 256 })).rejects.toMatchObject({
+      code: "incorrectuse",
+      message: expect.stringMatching(/unit id 256 is not 0\.\.255/),
+    });
     await expect(c.readInputRegisters(0, 1, { unitId: -1 })).rejects.toMatchObject({ code: "incorrectuse" });
     await expect(c.readInputRegisters(0, 1, { unitId: 2.5 })).rejects.toMatchObject({ code: "incorrectuse" });
     expect(() => new ModbusClient(rt, c.sock, { unitId: 300 })).toThrow(/unit id 300/);
@@ -157,9 +160,7 @@ describe("Modbus client against pymodbus", () => {
 
   itPy("several requests in flight on one connection are matched by transaction id", async () => {
     const c = await client();
-    const reads = range(0, 12).map((i) =>
-      i % 2 ? c.readHoldingRegisters(i * 5, 5) : c.readInputRegisters(i * 5, 5),
-    );
+    const reads = range(0, 12).map((i) => (i % 2 ? c.readHoldingRegisters(i * 5, 5) : c.readInputRegisters(i * 5, 5)));
     expect(c.inFlight).toBe(12);
     const got = await Promise.all(reads);
     got.forEach((regs, i) => expect(regs).toEqual(range(i * 5, 5).map(i % 2 ? D.holding : D.input)));
@@ -168,11 +169,7 @@ describe("Modbus client against pymodbus", () => {
 
   itPy("value helpers: float, double and string through real registers, in both word orders", async () => {
     const c = await client();
-    await c.writeRegisters(80, [
-      ...encodeFloat(3.5, { wordOrder: "little" }),
-      ...encodeDouble(-1234.5678),
-      ...encodeString("cosock!", 4),
-    ]);
+    await c.writeRegisters(80, [...encodeFloat(3.5, { wordOrder: "little" }), ...encodeDouble(-1234.5678), ...encodeString("cosock!", 4)]);
     const regs = await c.readHoldingRegisters(80, 10);
     expect(decodeFloat(regs, 0, { wordOrder: "little" })).toBe(3.5);
     expect(decodeDouble(regs, 2)).toBe(-1234.5678);

@@ -329,7 +329,10 @@ describe("Modbus server: exceptions", () => {
   });
 
   it("unitIds outside 0..255 are refused with incorrectuse before listening", async () => {
-    await expect(start({ unitIds: [1, 256] })).rejects.toMatchObject({ code: "incorrectuse", message: expect.stringMatching(/unit id 256 is not 0\.\.255/) });
+    await expect(start({ unitIds: [1, 256] })).rejects.toMatchObject({
+      code: "incorrectuse",
+      message: expect.stringMatching(/unit id 256 is not 0\.\.255/),
+    });
     await expect(start({ unitIds: [-1] })).rejects.toMatchObject({ code: "incorrectuse" });
     await expect(start({ unitIds: [1.5] })).rejects.toMatchObject({ code: "incorrectuse" });
     expect(rt.stat().listeners).toBe(0);

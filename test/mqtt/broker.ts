@@ -38,8 +38,7 @@ export class Broker {
     const b = new Broker(options);
     b.port = await freeTcpPort();
     const lines = ["allow_anonymous true", "log_dest stderr", "log_type all", `listener ${b.port} 127.0.0.1`, "protocol mqtt"];
-    if (options.persistence)
-      lines.push("persistence true", `persistence_location ${b.dir}/`, "autosave_interval 0");
+    if (options.persistence) lines.push("persistence true", `persistence_location ${b.dir}/`, "autosave_interval 0");
     else lines.push("persistence false");
     lines.push(...(options.extra ?? []), "");
     writeFileSync(b.conf, lines.join("\n"));

@@ -6,8 +6,8 @@
  */
 import { createServer, type AddressInfo } from "node:net";
 import { decodeUtf8 } from "../../src/index.js";
-import { MqttClient, MqttError, type DisconnectInfo } from "../../modules/mqtt/index.js";
-import { FakeBroker, scriptedBrokers, type FakeConnection } from "./fake-broker.js";
+import { type MqttClient, MqttError, type DisconnectInfo } from "../../modules/mqtt/index.js";
+import { type FakeBroker, scriptedBrokers, type FakeConnection } from "./fake-broker.js";
 import { Inbox, next } from "./helpers.js";
 
 const brokers = scriptedBrokers();
@@ -68,7 +68,7 @@ describe.each([4, 5] as const)("MQTT v%i", (v) => {
     await next(c, "connect");
   });
 
-  it("a \"disconnect\" listener can stop the reconnection by closing the client", async () => {
+  it('a "disconnect" listener can stop the reconnection by closing the client', async () => {
     const f = await fake(v);
     const c = client(f, { reconnect: { delay: 20, maxDelay: 100, factor: 2 } });
     c.on("disconnect", () => void c.close());
@@ -82,7 +82,12 @@ describe.each([4, 5] as const)("MQTT v%i", (v) => {
 
   it("in-flight QoS 1 and 2 messages are resent after a reconnect: PUBLISH with DUP, PUBREL where PUBREC came", async () => {
     const f = await fake(v);
-    const c = client(f, { reconnect: { delay: 20, maxDelay: 100, factor: 2 }, clientId: "resend", cleanStart: v === 4 ? false : true, sessionExpiry: v === 5 ? 60 : 0 });
+    const c = client(f, {
+      reconnect: { delay: 20, maxDelay: 100, factor: 2 },
+      clientId: "resend",
+      cleanStart: v === 4 ? false : true,
+      sessionExpiry: v === 5 ? 60 : 0,
+    });
     const connected = c.connect();
     const first = await f.connection();
     const connect1 = await first.accept();
@@ -113,7 +118,12 @@ describe.each([4, 5] as const)("MQTT v%i", (v) => {
 
   it("an incoming QoS 2 message resent after a reconnect is delivered once", async () => {
     const f = await fake(v);
-    const c = client(f, { reconnect: { delay: 20, maxDelay: 100, factor: 2 }, clientId: "dedupe", cleanStart: false, sessionExpiry: v === 5 ? 60 : 0 });
+    const c = client(f, {
+      reconnect: { delay: 20, maxDelay: 100, factor: 2 },
+      clientId: "dedupe",
+      cleanStart: false,
+      sessionExpiry: v === 5 ? 60 : 0,
+    });
     const inbox = new Inbox(c);
     const { conn: first } = await connectTo(c, f);
     first.send({ cmd: "publish", topic: "d/x", payload: Buffer.from("once"), qos: 2, messageId: 5, dup: false, retain: false });
@@ -200,7 +210,11 @@ describe.each([4, 5] as const)("MQTT v%i", (v) => {
     const err = await c.publish("fc/t", "one more").catch((e: MqttError) => e);
     expect(err).toMatchObject({ code: "queuefull" });
     conn.socket.resume();
-    await conn.signal.until(() => conn.packets.filter((p) => p.cmd === "publish").length === accepted, `${accepted} PUBLISH packets`, 30000);
+    await conn.signal.until(
+      () => conn.packets.filter((p) => p.cmd === "publish").length === accepted,
+      `${accepted} PUBLISH packets`,
+      30000,
+    );
     expect(c.stat()).toMatchObject({ queued: 0, queuedMessages: 0 });
   });
 
@@ -238,7 +252,9 @@ describe.each([4, 5] as const)("MQTT v%i", (v) => {
     const c = client(f);
     const { conn } = await connectTo(c, f);
     const closed = next<MqttError>(c, "close");
-    conn.send(v === 5 ? { cmd: "connack", sessionPresent: false, reasonCode: 0 } : { cmd: "connack", sessionPresent: false, returnCode: 0 });
+    conn.send(
+      v === 5 ? { cmd: "connack", sessionPresent: false, reasonCode: 0 } : { cmd: "connack", sessionPresent: false, returnCode: 0 },
+    );
     expect((await closed).reasonCode).toBe(0x82);
   });
 
@@ -298,7 +314,13 @@ describe("MQTT 5 with a scripted server", () => {
       receiveMaximum: 10,
       topicAliasMaximum: 4,
       userProperties: [["site", "lab"]],
-      will: { topic: "dev/7/status", payload: "offline", qos: 1, retain: true, properties: { willDelayInterval: 5, contentType: "text/plain", userProperties: [["r", "1"]] } },
+      will: {
+        topic: "dev/7/status",
+        payload: "offline",
+        qos: 1,
+        retain: true,
+        properties: { willDelayInterval: 5, contentType: "text/plain", userProperties: [["r", "1"]] },
+      },
     });
     const { connect: p } = await connectTo(c, f);
     expect(p).toMatchObject({
@@ -307,7 +329,12 @@ describe("MQTT 5 with a scripted server", () => {
       keepalive: 33,
       protocolVersion: 5,
       properties: { sessionExpiryInterval: 120, receiveMaximum: 10, topicAliasMaximum: 4, userProperties: { site: "lab" } },
-      will: { topic: "dev/7/status", qos: 1, retain: true, properties: { willDelayInterval: 5, contentType: "text/plain", userProperties: { r: "1" } } },
+      will: {
+        topic: "dev/7/status",
+        qos: 1,
+        retain: true,
+        properties: { willDelayInterval: 5, contentType: "text/plain", userProperties: { r: "1" } },
+      },
     });
     expect(Buffer.from(p.will.payload).toString()).toBe("offline");
   });
@@ -357,7 +384,15 @@ describe("MQTT 5 with a scripted server", () => {
       ["d", undefined],
     ]);
     // the server's aliases
-    conn.send({ cmd: "publish", topic: "long/topic/name", payload: Buffer.from("1"), qos: 0, dup: false, retain: false, properties: { topicAlias: 3 } });
+    conn.send({
+      cmd: "publish",
+      topic: "long/topic/name",
+      payload: Buffer.from("1"),
+      qos: 0,
+      dup: false,
+      retain: false,
+      properties: { topicAlias: 3 },
+    });
     conn.send({ cmd: "publish", topic: "", payload: Buffer.from("2"), qos: 0, dup: false, retain: false, properties: { topicAlias: 3 } });
     await inbox.count(2);
     expect(inbox.messages.map((m) => [m.topic, decodeUtf8(m.payload)])).toEqual([
@@ -417,7 +452,12 @@ describe("MQTT 5 with a scripted server", () => {
     // refused by the server
     const pub = c.publish("rc/t", "x", { qos: 1 });
     const p = await conn.next("publish");
-    conn.send({ cmd: "puback", messageId: p.messageId, reasonCode: 0x87, properties: { reasonString: "not for you", userProperties: { a: "b" } } });
+    conn.send({
+      cmd: "puback",
+      messageId: p.messageId,
+      reasonCode: 0x87,
+      properties: { reasonString: "not for you", userProperties: { a: "b" } },
+    });
     const e = await rejection(pub);
     expect([e.code, e.reasonCode, e.reasonString]).toEqual(["refused", 0x87, "not for you"]);
     // accepted with a note
@@ -439,7 +479,12 @@ describe("MQTT 5 with a scripted server", () => {
     const lost = next<DisconnectInfo>(c, "disconnect");
     conn.send({ cmd: "disconnect", reasonCode: 0x8b, properties: { reasonString: "maintenance" } });
     const info = await lost;
-    expect([info.error.code, info.error.reasonCode, info.error.reasonString, info.reconnecting]).toEqual(["disconnected", 0x8b, "maintenance", true]);
+    expect([info.error.code, info.error.reasonCode, info.error.reasonString, info.reconnecting]).toEqual([
+      "disconnected",
+      0x8b,
+      "maintenance",
+      true,
+    ]);
     expect(errors).toEqual([]);
   });
 
@@ -450,7 +495,11 @@ describe("MQTT 5 with a scripted server", () => {
     const sent = c.publish("bye/t", "last words");
     const done = c.disconnect({ reasonCode: 4, sessionExpiry: 0, reasonString: "going" });
     expect(decodeUtf8((await conn.next()).payload as Uint8Array)).toBe("last words");
-    expect(await conn.next()).toMatchObject({ cmd: "disconnect", reasonCode: 4, properties: { sessionExpiryInterval: 0, reasonString: "going" } });
+    expect(await conn.next()).toMatchObject({
+      cmd: "disconnect",
+      reasonCode: 4,
+      properties: { sessionExpiryInterval: 0, reasonString: "going" },
+    });
     await sent;
     await done;
     await conn.closed();

@@ -12,14 +12,14 @@ import { MqttClient, MqttError, type DisconnectInfo, type MqttClientOptions, typ
 import { itWithPeer } from "../support/peers.js";
 import { Broker } from "./broker.js";
 import { Inbox, next, quiet } from "./helpers.js";
-import { Proxy } from "./proxy.js";
+import { PausingProxy } from "./proxy.js";
 
 const itMosquitto = itWithPeer("mosquitto", "apt-get install mosquitto mosquitto-clients");
 
 let rt: Runtime;
 let clients: MqttClient[];
 let brokers: Broker[];
-let proxies: Proxy[];
+let proxies: PausingProxy[];
 
 beforeEach(() => {
   rt = new Runtime(nodeHost());
@@ -90,7 +90,9 @@ describe.each([4, 5] as const)("MQTT v%i against mosquitto", (v) => {
     expect(pub.stat().inflight).toBe(0);
     // many messages pipelined through the in-flight window (16) and the queue; MQTT orders
     // messages of one QoS on one topic (a QoS 2 message is forwarded at PUBREL, so QoS levels interleave)
-    const many = await Promise.all(Array.from({ length: 300 }, (_, i) => pub.publish(`${t}/many${i % 3}`, String(i), { qos: (i % 3) as 0 | 1 | 2 })));
+    const many = await Promise.all(
+      Array.from({ length: 300 }, (_, i) => pub.publish(`${t}/many${i % 3}`, String(i), { qos: (i % 3) as 0 | 1 | 2 })),
+    );
     expect(many).toHaveLength(300);
     await inbox.count(6 + 300); // 3 + its own 2 on back + 1 downgraded
     for (const q of [0, 1, 2]) {
@@ -187,7 +189,9 @@ describe.each([4, 5] as const)("MQTT v%i against mosquitto", (v) => {
     const inbox = new Inbox(again);
     expect((await again.connect()).sessionPresent).toBe(true);
     const got = await inbox.count(10);
-    expect(got.map((m) => decodeUtf8(m.payload)).sort()).toEqual([...Array.from({ length: 5 }, (_, i) => `q1-${i}`), ...Array.from({ length: 5 }, (_, i) => `q2-${i}`)].sort());
+    expect(got.map((m) => decodeUtf8(m.payload)).sort()).toEqual(
+      [...Array.from({ length: 5 }, (_, i) => `q1-${i}`), ...Array.from({ length: 5 }, (_, i) => `q2-${i}`)].sort(),
+    );
     expect(got.filter((m) => m.qos === 2)).toHaveLength(5);
     // the restored subscription keeps working
     await pub.publish(`${t}/one`, "live", { qos: 1 });
@@ -230,7 +234,7 @@ describe.each([4, 5] as const)("MQTT v%i against mosquitto", (v) => {
     "no QoS 2 message is lost or duplicated, and no QoS 1 message lost, across a kill -9 and restart mid-stream",
     async () => {
       const b = await broker({ persistence: true });
-      const proxy = await Proxy.start(b.port);
+      const proxy = await PausingProxy.start(b.port);
       proxies.push(proxy);
       const t = topic("kill");
       // mosquitto persists a session only if it was opened with Clean Start 0
@@ -265,7 +269,8 @@ describe.each([4, 5] as const)("MQTT v%i against mosquitto", (v) => {
       await pub.publish(`${t}/marker`, "end", { qos: 2 });
       await inbox.find((m) => m.topic === `${t}/marker`, "the marker", 20000);
       const counts = new Map<string, number>();
-      for (const m of inbox.messages) if (m.topic !== `${t}/marker`) counts.set(decodeUtf8(m.payload), (counts.get(decodeUtf8(m.payload)) ?? 0) + 1);
+      for (const m of inbox.messages)
+        if (m.topic !== `${t}/marker`) counts.set(decodeUtf8(m.payload), (counts.get(decodeUtf8(m.payload)) ?? 0) + 1);
       const lost = Array.from({ length: N }, (_, i) => String(i)).filter((k) => !counts.has(k));
       const duplicatedQoS2 = [...counts].filter(([k, n]) => Number(k) % 2 === 1 && n > 1);
       expect({ lost, duplicatedQoS2 }).toEqual({ lost: [], duplicatedQoS2: [] });

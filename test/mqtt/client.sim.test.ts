@@ -6,7 +6,14 @@
  */
 import { Runtime, decodeUtf8 } from "../../src/index.js";
 import { SimNetwork, type LinkOptions } from "../../hosts/sim/index.js";
-import { MqttClient, Session, type DisconnectInfo, type Message, type MqttClientOptions, type ProtocolVersion } from "../../modules/mqtt/index.js";
+import {
+  MqttClient,
+  Session,
+  type DisconnectInfo,
+  type Message,
+  type MqttClientOptions,
+  type ProtocolVersion,
+} from "../../modules/mqtt/index.js";
 import { until } from "../support/util.js";
 import { MiniBroker, matches } from "./mini-broker.js";
 
@@ -75,7 +82,9 @@ for (const v of [4, 5] as const) {
         await sub.subscribe("s/#", { qos: 2 });
         await pub.connect();
         const payload = (i: number) => `${i}:` + "x".repeat(500);
-        const results = await Promise.all(Array.from({ length: 120 }, (_, i) => pub.publish(`s/q${i % 3}`, payload(i), { qos: (i % 3) as 0 | 1 | 2 })));
+        const results = await Promise.all(
+          Array.from({ length: 120 }, (_, i) => pub.publish(`s/q${i % 3}`, payload(i), { qos: (i % 3) as 0 | 1 | 2 })),
+        );
         expect(results).toHaveLength(120);
         await until(w.rt, () => got.length === 120, 600000, "120 messages");
         for (const q of [0, 1, 2]) {
@@ -118,7 +127,9 @@ for (const v of [4, 5] as const) {
         await sub.subscribe("r/#", { qos: 2 });
         await pub.connect();
         const N = 300;
-        const results = Promise.all(Array.from({ length: N }, (_, i) => pub.publish(`r/${i % 2 ? "two" : "one"}`, String(i), { qos: i % 2 ? 2 : 1 })));
+        const results = Promise.all(
+          Array.from({ length: N }, (_, i) => pub.publish(`r/${i % 2 ? "two" : "one"}`, String(i), { qos: i % 2 ? 2 : 1 })),
+        );
         let resets = 0;
         for (const at of [50, 120, 200]) {
           await until(w.rt, () => got.length >= at, 600000, `${at} messages`);
@@ -194,7 +205,13 @@ describe("the session store (MQTT 5 on the simulated network)", () => {
       const got = collect(sub);
       await sub.connect();
       await sub.subscribe("sf/#", { qos: 1 });
-      const pub = w.client(5, { clientId: "sf-pub", cleanStart: false, sessionExpiry: 600, store, reconnect: { delay: 50, maxDelay: 50, factor: 1 } });
+      const pub = w.client(5, {
+        clientId: "sf-pub",
+        cleanStart: false,
+        sessionExpiry: 600,
+        store,
+        reconnect: { delay: 50, maxDelay: 50, factor: 1 },
+      });
       const errors: string[] = [];
       pub.on("disconnect", (d: DisconnectInfo) => void errors.push(String((d.error as { code?: string } | undefined)?.code)));
       await pub.connect();
@@ -212,4 +229,3 @@ describe("the session store (MQTT 5 on the simulated network)", () => {
     }
   });
 });
-

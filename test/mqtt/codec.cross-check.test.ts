@@ -49,7 +49,7 @@ describe("cross-check with mqtt-packet", () => {
       const topic = ["a", "b/c", "ü/ö", "x".repeat(r[1] * 2 + 1), "dev/𝄞/t"][r[2] % 5] + "/" + i;
       const payload = randomBytes((r[3] << 4) | r[4], i);
       const packet: Packet = { type: "publish", topic, payload, qos, retain: !!(r[5] & 1), dup: qos > 0 && !!(r[5] & 2) };
-      if (qos > 0) packet.packetId = ((r[6] << 8) | r[7]) || 1;
+      if (qos > 0) packet.packetId = (r[6] << 8) | r[7] || 1;
       if (v === 5 && r[5] & 4) packet.properties = { userProperties: [["i", String(i)]], messageExpiryInterval: i };
       const ours = encode(packet, v);
       expect(hex(fromMP(mpParse(ours, v)[0] as Record<string, unknown>, v))).toEqual(hex(packet));
@@ -59,4 +59,3 @@ describe("cross-check with mqtt-packet", () => {
     }
   });
 });
-

@@ -216,7 +216,8 @@ describe("malformed packets and protocol errors", () => {
 });
 
 describe("encoder refuses what cannot be sent", () => {
-  const pub = (over: Partial<Packet & { type: "publish" }>): Packet => ({ type: "publish", topic: "t", payload: new Uint8Array(0), qos: 0, retain: false, dup: false, ...over }) as Packet;
+  const pub = (over: Partial<Packet & { type: "publish" }>): Packet =>
+    ({ type: "publish", topic: "t", payload: new Uint8Array(0), qos: 0, retain: false, dup: false, ...over }) as Packet;
   it.each([
     ["a wildcard in a topic name", pub({ topic: "a/+" }), 4],
     ["an empty topic in v4", pub({ topic: "" }), 4],
@@ -233,7 +234,11 @@ describe("encoder refuses what cannot be sent", () => {
     ["a topic over 65535 bytes", pub({ topic: "€".repeat(21846) }), 4],
     ["a filter with # in the middle", { type: "subscribe", packetId: 1, subscriptions: [{ topic: "a/#/b", qos: 0 }] } as Packet, 4],
     ["a filter with a partial +", { type: "subscribe", packetId: 1, subscriptions: [{ topic: "a/b+", qos: 0 }] } as Packet, 4],
-    ["v5 subscription options in v4", { type: "subscribe", packetId: 1, subscriptions: [{ topic: "a", qos: 0, noLocal: true }] } as Packet, 4],
+    [
+      "v5 subscription options in v4",
+      { type: "subscribe", packetId: 1, subscriptions: [{ topic: "a", qos: 0, noLocal: true }] } as Packet,
+      4,
+    ],
     ["AUTH in v4", { type: "auth", reasonCode: 0 } as Packet, 4],
   ] as [string, Packet, ProtocolVersion][])("%s", (_n, packet, v) => {
     expect(() => encode(packet, v)).toThrow(expect.objectContaining({ code: "incorrectuse" }));

@@ -28,7 +28,9 @@ describe.each([4, 5] as const)("the MQTT example (MQTT v%i)", (v) => {
     try {
       const client = await mqttExample(rt, { host: "127.0.0.1", port: broker.port, topic: `example/${v}`, protocolVersion: v }, log);
       await signal.until(() => lines.filter((l) => l.startsWith("received")).length === 3, "three messages back");
-      expect(lines[0]).toMatch(new RegExp(`^connected to 127\\.0\\.0\\.1:${broker.port} as cosock-[0-9a-f]{8} \\(MQTT ${v === 5 ? "5" : "3\\.1\\.1"}\\)$`));
+      expect(lines[0]).toMatch(
+        new RegExp(`^connected to 127\\.0\\.0\\.1:${broker.port} as cosock-[0-9a-f]{8} \\(MQTT ${v === 5 ? "5" : "3\\.1\\.1"}\\)$`),
+      );
       expect(lines[1]).toBe(`subscribed to example/${v}/# (granted QoS 2)`);
       for (const q of [0, 1, 2]) {
         expect(lines).toContain(`published example/${v}/qos${q} (reason code 0)`);

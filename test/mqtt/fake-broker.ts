@@ -146,10 +146,16 @@ export function scriptedBrokers(defaults: Partial<MqttClientOptions> = {}) {
       return f;
     },
     client(f: FakeBroker, options: Partial<MqttClientOptions> = {}): MqttClient {
-      const c = new MqttClient(rt, { host: "127.0.0.1", port: f.port, protocolVersion: f.version, reconnect: false, ...defaults, ...options });
+      const c = new MqttClient(rt, {
+        host: "127.0.0.1",
+        port: f.port,
+        protocolVersion: f.version,
+        reconnect: false,
+        ...defaults,
+        ...options,
+      });
       clients.push(c);
       return quiet(c);
     },
   };
 }
-

@@ -1,7 +1,6 @@
 /** Our packets to and from mqtt-packet's object shapes, for the cross-check. */
 import type { Packet, Properties, ProtocolVersion } from "../../modules/mqtt/packet/index.js";
 
-
 type MP = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 const FLAGS = [
@@ -63,28 +62,62 @@ export function toMP(p: Packet, v: ProtocolVersion): MP {
         keepalive: p.keepalive,
         username: p.username,
         password: p.password && Buffer.from(p.password),
-        will: p.will && clean({ topic: p.will.topic, payload: Buffer.from(p.will.payload), qos: p.will.qos, retain: p.will.retain, properties: propsToMP(p.will.properties) }),
+        will:
+          p.will &&
+          clean({
+            topic: p.will.topic,
+            payload: Buffer.from(p.will.payload),
+            qos: p.will.qos,
+            retain: p.will.retain,
+            properties: propsToMP(p.will.properties),
+          }),
         properties: propsToMP(p.properties),
       });
     case "connack":
-      return clean({ cmd: "connack", sessionPresent: p.sessionPresent, [v === 5 ? "reasonCode" : "returnCode"]: p.reasonCode, properties: propsToMP(p.properties) });
+      return clean({
+        cmd: "connack",
+        sessionPresent: p.sessionPresent,
+        [v === 5 ? "reasonCode" : "returnCode"]: p.reasonCode,
+        properties: propsToMP(p.properties),
+      });
     case "publish":
-      return clean({ cmd: "publish", topic: p.topic, payload: Buffer.from(p.payload), qos: p.qos, dup: p.dup, retain: p.retain, messageId: p.packetId, properties: propsToMP(p.properties) });
+      return clean({
+        cmd: "publish",
+        topic: p.topic,
+        payload: Buffer.from(p.payload),
+        qos: p.qos,
+        dup: p.dup,
+        retain: p.retain,
+        messageId: p.packetId,
+        properties: propsToMP(p.properties),
+      });
     case "puback":
     case "pubrec":
     case "pubrel":
     case "pubcomp":
-      return clean({ cmd: p.type, messageId: p.packetId, reasonCode: v === 5 ? p.reasonCode : undefined, properties: propsToMP(p.properties) });
+      return clean({
+        cmd: p.type,
+        messageId: p.packetId,
+        reasonCode: v === 5 ? p.reasonCode : undefined,
+        properties: propsToMP(p.properties),
+      });
     case "subscribe":
       return clean({
         cmd: "subscribe",
         messageId: p.packetId,
-        subscriptions: p.subscriptions.map((s) => clean({ topic: s.topic, qos: s.qos, nl: s.noLocal, rap: s.retainAsPublished, rh: s.retainHandling })),
+        subscriptions: p.subscriptions.map((s) =>
+          clean({ topic: s.topic, qos: s.qos, nl: s.noLocal, rap: s.retainAsPublished, rh: s.retainHandling }),
+        ),
         properties: propsToMP(p.properties),
       });
     case "suback":
     case "unsuback":
-      return clean({ cmd: p.type, messageId: p.packetId, granted: v === 5 || p.type === "suback" ? p.reasonCodes : undefined, properties: propsToMP(p.properties) });
+      return clean({
+        cmd: p.type,
+        messageId: p.packetId,
+        granted: v === 5 || p.type === "suback" ? p.reasonCodes : undefined,
+        properties: propsToMP(p.properties),
+      });
     case "unsubscribe":
       return clean({ cmd: "unsubscribe", messageId: p.packetId, unsubscriptions: p.topics, properties: propsToMP(p.properties) });
     case "pingreq":
@@ -102,15 +135,27 @@ export function fromMP(o: MP, v: ProtocolVersion): Packet {
   const bytes = (x: unknown) => (x === undefined || x === null ? undefined : new Uint8Array(x as Buffer));
   switch (o.cmd) {
     case "connect": {
-      const p: MP = { type: "connect", protocolVersion: o.protocolVersion, clientId: o.clientId, cleanStart: o.clean, keepalive: o.keepalive };
+      const p: MP = {
+        type: "connect",
+        protocolVersion: o.protocolVersion,
+        clientId: o.clientId,
+        cleanStart: o.clean,
+        keepalive: o.keepalive,
+      };
       if (o.will)
-        p.will = withProps({ topic: o.will.topic, payload: bytes(o.will.payload), qos: o.will.qos, retain: o.will.retain }, propsFromMP(o.will.properties, false));
+        p.will = withProps(
+          { topic: o.will.topic, payload: bytes(o.will.payload), qos: o.will.qos, retain: o.will.retain },
+          propsFromMP(o.will.properties, false),
+        );
       if (o.username !== undefined) p.username = o.username;
       if (o.password !== undefined) p.password = bytes(o.password);
       return withProps(p, props()) as Packet;
     }
     case "connack":
-      return withProps({ type: "connack", sessionPresent: o.sessionPresent, reasonCode: v === 5 ? o.reasonCode : o.returnCode }, props()) as Packet;
+      return withProps(
+        { type: "connack", sessionPresent: o.sessionPresent, reasonCode: v === 5 ? o.reasonCode : o.returnCode },
+        props(),
+      ) as Packet;
     case "publish": {
       const p: MP = { type: "publish", topic: o.topic, payload: bytes(o.payload), qos: o.qos, retain: o.retain, dup: o.dup };
       if (o.qos > 0) p.packetId = o.messageId;
@@ -127,7 +172,9 @@ export function fromMP(o: MP, v: ProtocolVersion): Packet {
           type: "subscribe",
           packetId: o.messageId,
           subscriptions: o.subscriptions.map((s: MP) =>
-            v === 5 ? { topic: s.topic, qos: s.qos, noLocal: !!s.nl, retainAsPublished: !!s.rap, retainHandling: s.rh ?? 0 } : { topic: s.topic, qos: s.qos },
+            v === 5
+              ? { topic: s.topic, qos: s.qos, noLocal: !!s.nl, retainAsPublished: !!s.rap, retainHandling: s.rh ?? 0 }
+              : { topic: s.topic, qos: s.qos },
           ),
         },
         props(),

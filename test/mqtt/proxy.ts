@@ -14,7 +14,7 @@ interface Pair {
   heldDown: Buffer[];
 }
 
-export class Proxy {
+export class PausingProxy {
   readonly #server: Server;
   readonly #pairs = new Set<Pair>();
   #paused = false;
@@ -25,8 +25,8 @@ export class Proxy {
     this.#server = createServer((client) => this.#accept(client));
   }
 
-  static async start(target: number): Promise<Proxy> {
-    const p = new Proxy(target);
+  static async start(target: number): Promise<PausingProxy> {
+    const p = new PausingProxy(target);
     await new Promise<void>((r) => p.#server.listen(0, "127.0.0.1", () => r()));
     p.port = (p.#server.address() as AddressInfo).port;
     return p;

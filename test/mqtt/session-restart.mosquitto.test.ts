@@ -75,7 +75,8 @@ const topic = (name: string) => `cosock/${process.pid}/restart/${++seq}/${name}`
 /** How many times each payload arrived. */
 function counts(inboxes: Inbox[], skip: string): Map<string, number> {
   const c = new Map<string, number>();
-  for (const inbox of inboxes) for (const m of inbox.messages) if (m.topic !== skip) c.set(decodeUtf8(m.payload), (c.get(decodeUtf8(m.payload)) ?? 0) + 1);
+  for (const inbox of inboxes)
+    for (const m of inbox.messages) if (m.topic !== skip) c.set(decodeUtf8(m.payload), (c.get(decodeUtf8(m.payload)) ?? 0) + 1);
   return c;
 }
 
@@ -92,7 +93,12 @@ describe.each([4, 5] as const)("MQTT v%i: the session survives a restart of the 
     const stored = flash.data!;
     proxy.passAll();
     const flashB = new FlashStore();
-    const fresh = proc(proxy.port, v, { clientId: id, ...persist, store: flashB, ...(restore ? { session: Session.restore(stored) } : {}) });
+    const fresh = proc(proxy.port, v, {
+      clientId: id,
+      ...persist,
+      store: flashB,
+      ...(restore ? { session: Session.restore(stored) } : {}),
+    });
     return { fresh, flashB };
   }
 
@@ -164,9 +170,13 @@ describe.each([4, 5] as const)("MQTT v%i: the session survives a restart of the 
     30000,
   );
 
-  itMosquitto("control: without the stored session the same restart loses messages", async () => {
-    expect((await publisherRestart(false)).lost.length).toBeGreaterThan(0);
-  }, 30000);
+  itMosquitto(
+    "control: without the stored session the same restart loses messages",
+    async () => {
+      expect((await publisherRestart(false)).lost.length).toBeGreaterThan(0);
+    },
+    30000,
+  );
 
   async function subscriberRestart(restore: boolean): Promise<{ lost: string[]; duplicatedQoS2: string[]; qos1: number }> {
     const b = await Broker.start();
@@ -204,7 +214,10 @@ describe.each([4, 5] as const)("MQTT v%i: the session survives a restart of the 
     const inboxB = new Inbox(fresh.client);
     expect((await fresh.client.connect()).sessionPresent).toBe(true);
     // the server finishes its QoS 2 exchanges (every PUBREL answered), then a marker after them
-    await until(() => proxy.count("down", PUBREL) === 3 && fresh.client.stat().incoming === 0 && inboxB.messages.length >= (restore ? 3 : 6), "the resent exchanges");
+    await until(
+      () => proxy.count("down", PUBREL) === 3 && fresh.client.stat().incoming === 0 && inboxB.messages.length >= (restore ? 3 : 6),
+      "the resent exchanges",
+    );
     await pub.publish(`${t}/marker`, "end", { qos: 2 });
     await inboxB.find((m) => m.topic === `${t}/marker`, "the marker", 15000);
     // the marker's PUBREL comes after the marker: then nothing is half-acknowledged, in memory or stored
@@ -226,7 +239,11 @@ describe.each([4, 5] as const)("MQTT v%i: the session survives a restart of the 
     30000,
   );
 
-  itMosquitto("control: without the stored session the same restart delivers QoS 2 messages twice", async () => {
-    expect((await subscriberRestart(false)).duplicatedQoS2.length).toBeGreaterThan(0);
-  }, 30000);
+  itMosquitto(
+    "control: without the stored session the same restart delivers QoS 2 messages twice",
+    async () => {
+      expect((await subscriberRestart(false)).duplicatedQoS2.length).toBeGreaterThan(0);
+    },
+    30000,
+  );
 });

@@ -31,18 +31,43 @@ function sample(): Session {
       messageExpiryInterval: 60,
     },
   });
-  s.inflight.set(65535, { topic: "big", payload: new Uint8Array(70000).fill(0x5a), qos: 2, retain: false, packetId: 65535, state: "publish" });
+  s.inflight.set(65535, {
+    topic: "big",
+    payload: new Uint8Array(70000).fill(0x5a),
+    qos: 2,
+    retain: false,
+    packetId: 65535,
+    state: "publish",
+  });
   s.incoming.add(1);
   s.incoming.add(65535);
   s.subscriptions.set("x/#", { topic: "x/#", qos: 2 }); // as an MQTT 3.1.1 client records it
-  s.subscriptions.set("y/+", { topic: "y/+", qos: 1, noLocal: true, retainAsPublished: true, retainHandling: 2, subscriptionIdentifier: 42, userProperties: [["u", "p"]] });
+  s.subscriptions.set("y/+", {
+    topic: "y/+",
+    qos: 1,
+    noLocal: true,
+    retainAsPublished: true,
+    retainHandling: 2,
+    subscriptionIdentifier: 42,
+    userProperties: [["u", "p"]],
+  });
   return s;
 }
 
 function plain(s: Session): unknown {
   return {
     clientId: s.clientId,
-    inflight: [...s.inflight.entries()].map(([k, m]) => [k, { ...m, payload: Array.from(m.payload), properties: m.properties && { ...m.properties, correlationData: m.properties.correlationData && Array.from(m.properties.correlationData) } }]),
+    inflight: [...s.inflight.entries()].map(([k, m]) => [
+      k,
+      {
+        ...m,
+        payload: Array.from(m.payload),
+        properties: m.properties && {
+          ...m.properties,
+          correlationData: m.properties.correlationData && Array.from(m.properties.correlationData),
+        },
+      },
+    ]),
     incoming: [...s.incoming],
     subscriptions: [...s.subscriptions.entries()],
   };

@@ -30,21 +30,30 @@ beforeAll(async () => {
   ports = { tls: await freeTcpPort(), ws: await freeTcpPort(), wss: await freeTcpPort() };
   // the broker drops to its own user: give it readable copies of the certificate and key
   const files = Object.fromEntries(
-    ["ca", "server"].flatMap((n) => ["certFile", "keyFile"].map((k) => {
-      const from = (pki as unknown as Record<string, Record<string, string>>)[n][k];
-      const to = join(pki.dir, `mosq-${n}-${k}.pem`);
-      copyFileSync(from, to);
-      chmodSync(to, 0o644);
-      return [`${n}.${k}`, to];
-    })),
+    ["ca", "server"].flatMap((n) =>
+      ["certFile", "keyFile"].map((k) => {
+        const from = (pki as unknown as Record<string, Record<string, string>>)[n][k];
+        const to = join(pki.dir, `mosq-${n}-${k}.pem`);
+        copyFileSync(from, to);
+        chmodSync(to, 0o644);
+        return [`${n}.${k}`, to];
+      }),
+    ),
   );
   chmodSync(pki.dir, 0o755);
   const tlsLines = [`certfile ${files["server.certFile"]}`, `keyfile ${files["server.keyFile"]}`];
   broker = await Broker.start({
     extra: [
-      `listener ${ports.tls} 127.0.0.1`, "protocol mqtt", ...tlsLines,
-      `listener ${ports.ws} 127.0.0.1`, "protocol websockets", "socket_domain ipv4",
-      `listener ${ports.wss} 127.0.0.1`, "protocol websockets", "socket_domain ipv4", ...tlsLines,
+      `listener ${ports.tls} 127.0.0.1`,
+      "protocol mqtt",
+      ...tlsLines,
+      `listener ${ports.ws} 127.0.0.1`,
+      "protocol websockets",
+      "socket_domain ipv4",
+      `listener ${ports.wss} 127.0.0.1`,
+      "protocol websockets",
+      "socket_domain ipv4",
+      ...tlsLines,
     ],
   });
 }, 30000);
@@ -86,12 +95,28 @@ async function roundTrip(transport: () => Transport, port: () => number, name: s
 
 describe("MQTT transports against mosquitto", () => {
   itMosquitto("mqtts: QoS 1 and 2 over TLS, verified with the test CA", () =>
-    roundTrip(() => tlsTransport({ ca: pki.ca.cert }), () => ports.tls, "tls"));
+    roundTrip(
+      () => tlsTransport({ ca: pki.ca.cert }),
+      () => ports.tls,
+      "tls",
+    ),
+  );
 
-  itMosquitto("ws: QoS 1 and 2 over WebSocket (subprotocol mqtt)", () => roundTrip(() => wsTransport(), () => ports.ws, "ws"));
+  itMosquitto("ws: QoS 1 and 2 over WebSocket (subprotocol mqtt)", () =>
+    roundTrip(
+      () => wsTransport(),
+      () => ports.ws,
+      "ws",
+    ),
+  );
 
   itMosquitto("wss: QoS 1 and 2 over WebSocket over TLS", () =>
-    roundTrip(() => wsTransport({ tls: { ca: pki.ca.cert } }), () => ports.wss, "wss"));
+    roundTrip(
+      () => wsTransport({ tls: { ca: pki.ca.cert } }),
+      () => ports.wss,
+      "wss",
+    ),
+  );
 
   itMosquitto("an untrusted broker certificate is refused with sslnottrusted", async () => {
     const c = client(ports.tls, tlsTransport(), "untrusted");

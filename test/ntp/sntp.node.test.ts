@@ -6,16 +6,7 @@
 import { createSocket, type Socket as DgramSocket } from "node:dgram";
 import { Runtime, SocketError } from "../../src/index.js";
 import { nodeHost } from "../../hosts/node/index.js";
-import {
-  decodePacket,
-  encodePacket,
-  fromNtp,
-  MODE,
-  NtpError,
-  sntp,
-  toNtp,
-  type NtpPacket,
-} from "../../modules/ntp/index.js";
+import { decodePacket, encodePacket, fromNtp, MODE, NtpError, sntp, toNtp, type NtpPacket } from "../../modules/ntp/index.js";
 import { itWithPeer, startChrony, type Peer } from "../support/peers.js";
 
 let rt: Runtime;

@@ -63,7 +63,6 @@ describe("NTP packet codec", () => {
   });
 });
 
-
 describe("SNTP on the simulated network", () => {
   it("offset and delay from a server 1.5 s ahead, 20 ms away", async () => {
     const net = new SimNetwork({ seed: 3, link: { latency: 20 } });

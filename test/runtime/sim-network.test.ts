@@ -2,7 +2,7 @@
  * Runtime behaviour that needs the simulated network: slow, lossy, tiny-window links, resets,
  * half-close, a silent link, and reproducibility.
  */
-import { Runtime, SocketError, type Socket } from "../../src/index.js";
+import { Runtime, type SocketError, type Socket } from "../../src/index.js";
 import { SimNetwork, type LinkOptions } from "../../hosts/sim/index.js";
 import { example9 } from "../../examples/09-cosocket-echo.js";
 import { example13 } from "../../examples/13-proxy.js";

@@ -27,16 +27,13 @@ async function lineEcho(rt: Runtime): Promise<{ port: number; accepted: Socket[]
       const s = await ls.accept();
       if (!s) return;
       accepted.push(s);
-      s.event(
-        async (c: Socket) => {
-          for (;;) {
-            const line = await c.readLine();
-            if (line === null) return;
-            await c.write(line + "\n");
-          }
-        },
-        "s",
-      );
+      s.event(async (c: Socket) => {
+        for (;;) {
+          const line = await c.readLine();
+          if (line === null) return;
+          await c.write(line + "\n");
+        }
+      }, "s");
     }
   }, "s");
   return { port: l.sockname()!.port, accepted };

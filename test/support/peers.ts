@@ -33,7 +33,6 @@ export function itWithPeer(command: string, install: string): jest.It {
   return itIf(have(command), command, install);
 }
 
-
 /** A free TCP port on 127.0.0.1. */
 export async function freeTcpPort(): Promise<number> {
   const s = createServer();

@@ -9,7 +9,9 @@ import { createHash, randomBytes as cryptoRandom } from "node:crypto";
 const GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 
 export function wsAccept(key: string): string {
-  return createHash("sha1").update(key + GUID).digest("base64");
+  return createHash("sha1")
+    .update(key + GUID)
+    .digest("base64");
 }
 
 export function newKey(): string {
@@ -306,7 +308,13 @@ export async function rawServer(
 
 /** The 101 answer to a client's upgrade request, with extra header lines. */
 export function switching(key: string, extra: string[] = []): string {
-  return ["HTTP/1.1 101 Switching Protocols", "Upgrade: websocket", "Connection: Upgrade", `Sec-WebSocket-Accept: ${wsAccept(key)}`, ...extra, "", ""].join(
-    "\r\n",
-  );
+  return [
+    "HTTP/1.1 101 Switching Protocols",
+    "Upgrade: websocket",
+    "Connection: Upgrade",
+    `Sec-WebSocket-Accept: ${wsAccept(key)}`,
+    ...extra,
+    "",
+    "",
+  ].join("\r\n");
 }

@@ -137,26 +137,30 @@ describe("against openssl s_server", () => {
 });
 
 describe("socat", () => {
-  itSocat("a byte-exact TLS echo of 1 MiB", async () => {
-    peer = await startSocatEcho(pki.server.certFile, pki.server.keyFile);
-    const s = await rt.connect("localhost", peer.port, { tls: { ca: pki.ca.cert } });
-    const payload = randomBytes(1 << 20, 99);
-    const parts: Uint8Array[] = [];
-    const reading = (async () => {
-      for (;;) {
-        const d = await s.read(10000);
-        if (!d) break;
-        parts.push(d);
-      }
-    })();
-    for (let off = 0; off < payload.length; off += 50_000) await s.write(payload.subarray(off, off + 50_000));
-    s.shutdown(); // close_notify and FIN: socat ends cat's input, cat ends, socat closes
-    await reading;
-    const back = joinAll(parts);
-    expect(back.length).toBe(payload.length);
-    expect(equalBytes(back, payload)).toBe(true);
-    s.close();
-  }, 30000);
+  itSocat(
+    "a byte-exact TLS echo of 1 MiB",
+    async () => {
+      peer = await startSocatEcho(pki.server.certFile, pki.server.keyFile);
+      const s = await rt.connect("localhost", peer.port, { tls: { ca: pki.ca.cert } });
+      const payload = randomBytes(1 << 20, 99);
+      const parts: Uint8Array[] = [];
+      const reading = (async () => {
+        for (;;) {
+          const d = await s.read(10000);
+          if (!d) break;
+          parts.push(d);
+        }
+      })();
+      for (let off = 0; off < payload.length; off += 50_000) await s.write(payload.subarray(off, off + 50_000));
+      s.shutdown(); // close_notify and FIN: socat ends cat's input, cat ends, socat closes
+      await reading;
+      const back = joinAll(parts);
+      expect(back.length).toBe(payload.length);
+      expect(equalBytes(back, payload)).toBe(true);
+      s.close();
+    },
+    30000,
+  );
 });
 
 describe("handshakes that must fail", () => {

@@ -110,23 +110,38 @@ describe("example 11: a secure client connection from a cosocket", () => {
 });
 
 describe("examples/https-demo.ts as a program", () => {
-  itOpenssl("serves example 3, checks it with example 11, and exits with --once", async () => {
-    const proc = spawn(
-      "node_modules/.bin/tsx",
-      ["examples/https-demo.ts", "--cert", pki.server.certFile, "--key", pki.server.keyFile, "--ca", pki.ca.certFile, "--port", "0", "--once"],
-      { stdio: ["ignore", "pipe", "pipe"] },
-    );
-    let out = "";
-    proc.stdout!.on("data", (d) => (out += d));
-    proc.stderr!.on("data", (d) => (out += d));
-    try {
-      const code = await new Promise<number | null>((r) => proc.once("exit", (c) => r(c)));
-      expect(out).toMatch(/https server \(example 3\) listening on https:\/\/localhost:\d+\//);
-      expect(out).toMatch(/trusted: yes/);
-      expect(out).toMatch(/self-check: ok/);
-      expect(code).toBe(0);
-    } finally {
-      await kill(proc);
-    }
-  }, 30000);
+  itOpenssl(
+    "serves example 3, checks it with example 11, and exits with --once",
+    async () => {
+      const proc = spawn(
+        "node_modules/.bin/tsx",
+        [
+          "examples/https-demo.ts",
+          "--cert",
+          pki.server.certFile,
+          "--key",
+          pki.server.keyFile,
+          "--ca",
+          pki.ca.certFile,
+          "--port",
+          "0",
+          "--once",
+        ],
+        { stdio: ["ignore", "pipe", "pipe"] },
+      );
+      let out = "";
+      proc.stdout!.on("data", (d) => (out += d));
+      proc.stderr!.on("data", (d) => (out += d));
+      try {
+        const code = await new Promise<number | null>((r) => proc.once("exit", (c) => r(c)));
+        expect(out).toMatch(/https server \(example 3\) listening on https:\/\/localhost:\d+\//);
+        expect(out).toMatch(/trusted: yes/);
+        expect(out).toMatch(/self-check: ok/);
+        expect(code).toBe(0);
+      } finally {
+        await kill(proc);
+      }
+    },
+    30000,
+  );
 });

@@ -50,8 +50,21 @@ function load(dir: string, name: string): Credentials {
 
 function makeCA(dir: string, name: string, cn: string): void {
   openssl(dir, [
-    "req", "-x509", ...EC, "-keyout", `${name}.key`, "-out", `${name}.pem`, "-days", "30", "-subj", `/CN=${cn}`,
-    "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign",
+    "req",
+    "-x509",
+    ...EC,
+    "-keyout",
+    `${name}.key`,
+    "-out",
+    `${name}.pem`,
+    "-days",
+    "30",
+    "-subj",
+    `/CN=${cn}`,
+    "-addext",
+    "basicConstraints=critical,CA:TRUE",
+    "-addext",
+    "keyUsage=critical,keyCertSign,cRLSign",
   ]);
 }
 
@@ -59,7 +72,21 @@ function makeCA(dir: string, name: string, cn: string): void {
 function makeLeaf(dir: string, name: string, ca: string, cn: string, ext: string[], days: number): void {
   writeFileSync(join(dir, `${name}.ext`), ["basicConstraints=CA:FALSE", "keyUsage=critical,digitalSignature", ...ext, ""].join("\n"));
   openssl(dir, ["req", "-new", ...EC, "-keyout", `${name}.key`, "-out", `${name}.csr`, "-subj", `/CN=${cn}`]);
-  const sign = ["x509", "-req", "-in", `${name}.csr`, "-CA", `${ca}.pem`, "-CAkey", `${ca}.key`, "-CAcreateserial", "-extfile", `${name}.ext`, "-out", `${name}.pem`];
+  const sign = [
+    "x509",
+    "-req",
+    "-in",
+    `${name}.csr`,
+    "-CA",
+    `${ca}.pem`,
+    "-CAkey",
+    `${ca}.key`,
+    "-CAcreateserial",
+    "-extfile",
+    `${name}.ext`,
+    "-out",
+    `${name}.pem`,
+  ];
   try {
     openssl(dir, [...sign, "-days", String(days)]);
   } catch (e) {
@@ -75,15 +102,42 @@ function expiredWithCa(dir: string, name: string, ca: string): void {
   writeFileSync(
     join(dir, "ca.cnf"),
     [
-      "[ca]", "default_ca = test", "[test]", `dir = ${dir}`, "database = $dir/index.txt", "new_certs_dir = $dir",
-      "serial = $dir/serial", "default_md = sha256", "policy = any", "copy_extensions = none", "[any]", "commonName = supplied", "",
+      "[ca]",
+      "default_ca = test",
+      "[test]",
+      `dir = ${dir}`,
+      "database = $dir/index.txt",
+      "new_certs_dir = $dir",
+      "serial = $dir/serial",
+      "default_md = sha256",
+      "policy = any",
+      "copy_extensions = none",
+      "[any]",
+      "commonName = supplied",
+      "",
     ].join("\n"),
   );
   const ymd = (d: Date) => d.toISOString().replace(/[-:T]/g, "").slice(2, 14) + "Z";
   const day = 86400_000;
   openssl(dir, [
-    "ca", "-batch", "-config", "ca.cnf", "-cert", `${ca}.pem`, "-keyfile", `${ca}.key`, "-in", `${name}.csr`, "-out", `${name}.pem`,
-    "-startdate", ymd(new Date(Date.now() - 10 * day)), "-enddate", ymd(new Date(Date.now() - day)), "-extfile", `${name}.ext`,
+    "ca",
+    "-batch",
+    "-config",
+    "ca.cnf",
+    "-cert",
+    `${ca}.pem`,
+    "-keyfile",
+    `${ca}.key`,
+    "-in",
+    `${name}.csr`,
+    "-out",
+    `${name}.pem`,
+    "-startdate",
+    ymd(new Date(Date.now() - 10 * day)),
+    "-enddate",
+    ymd(new Date(Date.now() - day)),
+    "-extfile",
+    `${name}.ext`,
   ]);
 }
 
@@ -127,8 +181,19 @@ function makeIn(dir: string): PKI {
   makeLeaf(dir, "client", "ca", "device-17", ["extendedKeyUsage=clientAuth"], 30);
   makeLeaf(dir, "stranger", "otherca", "stranger", ["extendedKeyUsage=clientAuth"], 30);
   openssl(dir, [
-    "req", "-x509", ...EC, "-keyout", "selfsigned.key", "-out", "selfsigned.pem", "-days", "30", "-subj", "/CN=localhost",
-    "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
+    "req",
+    "-x509",
+    ...EC,
+    "-keyout",
+    "selfsigned.key",
+    "-out",
+    "selfsigned.pem",
+    "-days",
+    "30",
+    "-subj",
+    "/CN=localhost",
+    "-addext",
+    "subjectAltName=DNS:localhost,IP:127.0.0.1",
   ]);
   return {
     dir,

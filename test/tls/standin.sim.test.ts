@@ -3,7 +3,7 @@
  * its failure modes and the socket's part of TLS (states, timeouts, STARTTLS read-ahead and
  * plaintext ordering), deterministic on virtual time.
  */
-import { Runtime, SocketError, decodeUtf8, type Host, type Socket, type TLSServerOptions } from "../../src/index.js";
+import { Runtime, type SocketError, decodeUtf8, type Host, type Socket, type TLSServerOptions } from "../../src/index.js";
 import { SimNetwork, standInCA, standInSelfSigned, STANDIN_CIPHER } from "../../hosts/sim/index.js";
 import { randomBytes, equalBytes, joinAll } from "../support/util.js";
 

@@ -40,8 +40,19 @@ describe("an SMTP server with STARTTLS, written with the runtime", () => {
   itOpenssl("openssl s_client -starttls smtp upgrades, verifies and talks SMTP in TLS", async () => {
     const smtp = await startSmtpServer(rt, { cert: pki.server.cert, key: pki.server.key });
     const r = await runSClient(
-      ["-connect", `127.0.0.1:${smtp.port}`, "-starttls", "smtp", "-CAfile", pki.ca.certFile, "-verify_hostname", "localhost",
-        "-verify_return_error", "-crlf", "-ign_eof"],
+      [
+        "-connect",
+        `127.0.0.1:${smtp.port}`,
+        "-starttls",
+        "smtp",
+        "-CAfile",
+        pki.ca.certFile,
+        "-verify_hostname",
+        "localhost",
+        "-verify_return_error",
+        "-crlf",
+        "-ign_eof",
+      ],
       "EHLO client.example\nNOOP\nQUIT\n",
     );
     expect(r.output).toMatch(/Verify return code: 0 \(ok\)/);

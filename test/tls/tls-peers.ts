@@ -64,7 +64,9 @@ export function startSilentServer(): Promise<{ port: number; stop(): Promise<voi
 type NetSocket = import("node:net").Socket;
 
 /** A loopback TCP server whose sockets (and those the handler gives `track`) `stop()` destroys. */
-async function trackedServer(handle: (socket: NetSocket, track: (s: NetSocket) => void) => void): Promise<{ port: number; stop(): Promise<void> }> {
+async function trackedServer(
+  handle: (socket: NetSocket, track: (s: NetSocket) => void) => void,
+): Promise<{ port: number; stop(): Promise<void> }> {
   const sockets = new Set<NetSocket>();
   const track = (s: NetSocket) => {
     sockets.add(s);

@@ -50,7 +50,12 @@ describe("dispatcher", () => {
     const logged: string[] = [];
     const d = new Dispatcher(host, 64, (m) => logged.push(m));
     const seen: string[] = [];
-    const bad: Serviced = { inReadyQueue: false, service: () => { throw new Error("boom"); } };
+    const bad: Serviced = {
+      inReadyQueue: false,
+      service: () => {
+        throw new Error("boom");
+      },
+    };
     const good: Serviced = { inReadyQueue: false, service: () => seen.push("good") };
     const starter: Serviced = {
       inReadyQueue: false,

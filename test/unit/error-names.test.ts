@@ -40,6 +40,6 @@ describe("Error subclasses with frozen built-ins", () => {
     expect(e).toBeInstanceOf(Error);
     expect(e.name).toBe(name);
     expect(String(e)).toBe(text);
-    expect(Object.prototype.hasOwnProperty.call(e, "name")).toBe(false);
+    expect(Object.hasOwn(e, "name")).toBe(false);
   });
 });

@@ -139,7 +139,9 @@ describe("headless Chromium", () => {
       const message = "hello from headless Chromium — ünïcödé ✓";
       await page.fill("#msg", message);
       await page.click("#f button");
-      await page.waitForFunction(`document.getElementById("log").textContent.includes(${JSON.stringify(`echo: ${message}`)})`, null, { timeout: 10000 });
+      await page.waitForFunction(`document.getElementById("log").textContent.includes(${JSON.stringify(`echo: ${message}`)})`, null, {
+        timeout: 10000,
+      });
       expect(await page.textContent("#log")).toMatch(/^echo: hello from headless Chromium — ünïcödé ✓ \([\d.]+ ms\)\n$/);
       await page.close();
       // closing the page closes its WebSocket: both cosockets end, nothing stays open

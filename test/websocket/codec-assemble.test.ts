@@ -4,7 +4,19 @@ import type { Frame, MessageResult } from "../../src/websocket/assemble.js";
 import { FrameParser } from "../../src/websocket/frame-parser.js";
 import type { FramePiece } from "../../src/websocket/frame-parser.js";
 import { OP_BINARY, OP_CONTINUATION, OP_PING, OP_TEXT } from "../../src/websocket/opcodes.js";
-import { Recorder, byteByByte, concatAll, feed, frameFor, prng, randomBytes, randomChunks, sameBytes, utf8, whole } from "./codec-helpers.js";
+import {
+  Recorder,
+  byteByByte,
+  concatAll,
+  feed,
+  frameFor,
+  prng,
+  randomBytes,
+  randomChunks,
+  sameBytes,
+  utf8,
+  whole,
+} from "./codec-helpers.js";
 import type { Chunking } from "./codec-helpers.js";
 
 function pieces(stream: Uint8Array, chunking: Chunking): FramePiece[] {
@@ -79,7 +91,9 @@ describe("MessageAssembler", () => {
     const frags = [0, 10, 0, 65536, 1, 0].map((n) => randomBytes(n, rand));
     const parts: Uint8Array[] = [];
     frags.forEach((payload, i) => {
-      parts.push(frameFor("server", { opcode: i === 0 ? OP_BINARY : OP_CONTINUATION, fin: i === frags.length - 1, payload, lengthBits: undefined }));
+      parts.push(
+        frameFor("server", { opcode: i === 0 ? OP_BINARY : OP_CONTINUATION, fin: i === frags.length - 1, payload, lengthBits: undefined }),
+      );
       if (i % 2) parts.push(frameFor("server", { opcode: OP_PING }));
     });
     parts.push(frameFor("server", { opcode: OP_TEXT, payload: utf8("next") }));
@@ -98,7 +112,11 @@ describe("MessageAssembler", () => {
   it("grows its buffer for many small fragments and returns an exact-size array", () => {
     const rand = prng(23);
     const frags = Array.from({ length: 500 }, () => randomBytes(Math.floor(rand() * 60), rand));
-    const stream = concatAll(frags.map((payload, i) => frameFor("server", { opcode: i ? OP_CONTINUATION : OP_TEXT, fin: i === 499, payload: payload.map((b) => b & 0x7f) })));
+    const stream = concatAll(
+      frags.map((payload, i) =>
+        frameFor("server", { opcode: i ? OP_CONTINUATION : OP_TEXT, fin: i === 499, payload: payload.map((b) => b & 0x7f) }),
+      ),
+    );
     const out = messages(stream, randomChunks(5, 97), 1 << 20);
     const want = concatAll(frags.map((f) => f.map((b) => b & 0x7f)));
     expect(out).toHaveLength(1);
@@ -134,7 +152,10 @@ describe("MessageAssembler", () => {
         [expect.any(Boolean), 11, { ok: true, isText: true, data: utf8("still works") }],
       ]);
     }
-    expect(messages(frameFor("server", { opcode: OP_BINARY, payload: new Uint8Array(1001) }), whole, max)[0]).toMatchObject({ ok: false, code: 1009 });
+    expect(messages(frameFor("server", { opcode: OP_BINARY, payload: new Uint8Array(1001) }), whole, max)[0]).toMatchObject({
+      ok: false,
+      code: 1009,
+    });
   });
 
   it("returns a single-piece message without copying, and empty messages", () => {
@@ -145,7 +166,10 @@ describe("MessageAssembler", () => {
       const r = m.push(p);
       if (r) got.push(r);
     };
-    const chunk = concatAll([frameFor("client", { opcode: OP_BINARY, payload: new Uint8Array(300) }), frameFor("client", { opcode: OP_TEXT })]);
+    const chunk = concatAll([
+      frameFor("client", { opcode: OP_BINARY, payload: new Uint8Array(300) }),
+      frameFor("client", { opcode: OP_TEXT }),
+    ]);
     new FrameParser(rec, { role: "client" }).push(chunk);
     expect(got).toHaveLength(2);
     expect(got[0].ok && got[0].data.buffer).toBe(chunk.buffer);

@@ -55,9 +55,27 @@ const cases: Case[] = [
   },
   { name: "ping with fin=0", frames: [{ opcode: OP_PING, fin: false }], code: 1002, wsCode: "fragmentedcontrol", decidedAfter: () => 1 },
   { name: "pong with fin=0", frames: [{ opcode: OP_PONG, fin: false }], code: 1002, wsCode: "fragmentedcontrol", decidedAfter: () => 1 },
-  { name: "close with fin=0", frames: [{ opcode: OP_CLOSE, fin: false, payload: closePayload(1000) }], code: 1002, wsCode: "fragmentedcontrol", decidedAfter: () => 1 },
-  { name: "ping payload of 126 bytes", frames: [{ opcode: OP_PING, payload: new Uint8Array(126) }], code: 1002, wsCode: "controltoolong", decidedAfter: () => 2 },
-  { name: "pong payload of 126 bytes", frames: [{ opcode: OP_PONG, payload: new Uint8Array(126) }], code: 1002, wsCode: "controltoolong", decidedAfter: () => 2 },
+  {
+    name: "close with fin=0",
+    frames: [{ opcode: OP_CLOSE, fin: false, payload: closePayload(1000) }],
+    code: 1002,
+    wsCode: "fragmentedcontrol",
+    decidedAfter: () => 1,
+  },
+  {
+    name: "ping payload of 126 bytes",
+    frames: [{ opcode: OP_PING, payload: new Uint8Array(126) }],
+    code: 1002,
+    wsCode: "controltoolong",
+    decidedAfter: () => 2,
+  },
+  {
+    name: "pong payload of 126 bytes",
+    frames: [{ opcode: OP_PONG, payload: new Uint8Array(126) }],
+    code: 1002,
+    wsCode: "controltoolong",
+    decidedAfter: () => 2,
+  },
   {
     name: "control frame with a 16-bit length under 126",
     frames: [{ opcode: OP_PING, payload: new Uint8Array(4), lengthBits: 16 }],
@@ -65,8 +83,20 @@ const cases: Case[] = [
     wsCode: "controltoolong",
     decidedAfter: () => 2,
   },
-  { name: "close payload of 200 bytes (64-bit length)", frames: [{ opcode: OP_CLOSE, payload: closePayload(1000, new Uint8Array(198).fill(97)), lengthBits: 64 }], code: 1002, wsCode: "controltoolong", decidedAfter: () => 2 },
-  { name: "continuation with no message in progress", frames: [{ opcode: OP_CONTINUATION, payload: utf8("x") }], code: 1002, wsCode: "unexpectedcontinuation", decidedAfter: () => 1 },
+  {
+    name: "close payload of 200 bytes (64-bit length)",
+    frames: [{ opcode: OP_CLOSE, payload: closePayload(1000, new Uint8Array(198).fill(97)), lengthBits: 64 }],
+    code: 1002,
+    wsCode: "controltoolong",
+    decidedAfter: () => 2,
+  },
+  {
+    name: "continuation with no message in progress",
+    frames: [{ opcode: OP_CONTINUATION, payload: utf8("x") }],
+    code: 1002,
+    wsCode: "unexpectedcontinuation",
+    decidedAfter: () => 1,
+  },
   {
     name: "continuation after a finished message",
     frames: [{ opcode: OP_TEXT, payload: utf8("done") }, { opcode: OP_CONTINUATION }],
@@ -76,7 +106,10 @@ const cases: Case[] = [
   },
   {
     name: "text frame while a fragmented message is in progress",
-    frames: [{ opcode: OP_TEXT, fin: false, payload: utf8("a") }, { opcode: OP_TEXT, payload: utf8("b") }],
+    frames: [
+      { opcode: OP_TEXT, fin: false, payload: utf8("a") },
+      { opcode: OP_TEXT, payload: utf8("b") },
+    ],
     code: 1002,
     wsCode: "expectedcontinuation",
     decidedAfter: (r) => 3 + maskLen(r) + 1,
@@ -134,7 +167,10 @@ const cases: Case[] = [
   },
   {
     name: "continuation frame over the cap",
-    frames: [{ opcode: OP_BINARY, fin: false, payload: utf8("a") }, { opcode: OP_CONTINUATION, declaredLength: 65537 }],
+    frames: [
+      { opcode: OP_BINARY, fin: false, payload: utf8("a") },
+      { opcode: OP_CONTINUATION, declaredLength: 65537 },
+    ],
     code: 1009,
     wsCode: "frametoobig",
     decidedAfter: (r) => 3 + maskLen(r) + 10,
@@ -148,14 +184,20 @@ const cases: Case[] = [
   },
   {
     name: "invalid UTF-8 in a continuation frame",
-    frames: [{ opcode: OP_TEXT, fin: false, payload: utf8("ok") }, { opcode: OP_CONTINUATION, payload: Uint8Array.of(0xc3, 0x28) }],
+    frames: [
+      { opcode: OP_TEXT, fin: false, payload: utf8("ok") },
+      { opcode: OP_CONTINUATION, payload: Uint8Array.of(0xc3, 0x28) },
+    ],
     code: 1007,
     wsCode: "invalidutf8",
     decidedAfter: (r) => 4 + maskLen(r) + 2 + maskLen(r) + 2,
   },
   {
     name: "UTF-8 sequence broken across fragments",
-    frames: [{ opcode: OP_TEXT, fin: false, payload: Uint8Array.of(0xe2, 0x82) }, { opcode: OP_CONTINUATION, payload: Uint8Array.of(0x41) }],
+    frames: [
+      { opcode: OP_TEXT, fin: false, payload: Uint8Array.of(0xe2, 0x82) },
+      { opcode: OP_CONTINUATION, payload: Uint8Array.of(0x41) },
+    ],
     code: 1007,
     wsCode: "invalidutf8",
     decidedAfter: (r) => 4 + maskLen(r) + 2 + maskLen(r) + 1,
@@ -172,15 +214,54 @@ const cases: Case[] = [
     code: 1007,
     wsCode: "invalidutf8",
   },
-  { name: "surrogate in a text frame", frames: [{ opcode: OP_TEXT, payload: Uint8Array.of(0xed, 0xa0, 0x80) }], code: 1007, wsCode: "invalidutf8", decidedAfter: (r) => 2 + maskLen(r) + 2 },
-  { name: "overlong in a text frame", frames: [{ opcode: OP_TEXT, payload: Uint8Array.of(0xc0, 0xaf) }], code: 1007, wsCode: "invalidutf8", decidedAfter: (r) => 2 + maskLen(r) + 1 },
-  { name: "above U+10FFFF in a text frame", frames: [{ opcode: OP_TEXT, payload: Uint8Array.of(0xf4, 0x90, 0x80, 0x80) }], code: 1007, wsCode: "invalidutf8", decidedAfter: (r) => 2 + maskLen(r) + 2 },
-  { name: "close frame with a 1-byte payload", frames: [{ opcode: OP_CLOSE, payload: Uint8Array.of(3) }], code: 1002, wsCode: "badclosepayload", decidedAfter: () => 2 },
+  {
+    name: "surrogate in a text frame",
+    frames: [{ opcode: OP_TEXT, payload: Uint8Array.of(0xed, 0xa0, 0x80) }],
+    code: 1007,
+    wsCode: "invalidutf8",
+    decidedAfter: (r) => 2 + maskLen(r) + 2,
+  },
+  {
+    name: "overlong in a text frame",
+    frames: [{ opcode: OP_TEXT, payload: Uint8Array.of(0xc0, 0xaf) }],
+    code: 1007,
+    wsCode: "invalidutf8",
+    decidedAfter: (r) => 2 + maskLen(r) + 1,
+  },
+  {
+    name: "above U+10FFFF in a text frame",
+    frames: [{ opcode: OP_TEXT, payload: Uint8Array.of(0xf4, 0x90, 0x80, 0x80) }],
+    code: 1007,
+    wsCode: "invalidutf8",
+    decidedAfter: (r) => 2 + maskLen(r) + 2,
+  },
+  {
+    name: "close frame with a 1-byte payload",
+    frames: [{ opcode: OP_CLOSE, payload: Uint8Array.of(3) }],
+    code: 1002,
+    wsCode: "badclosepayload",
+    decidedAfter: () => 2,
+  },
   ...[0, 999, 1004, 1005, 1006, 1015, 1016, 1100, 2000, 2999, 5000, 65535].map(
-    (c): Case => ({ name: `close code ${c}`, frames: [{ opcode: OP_CLOSE, payload: closePayload(c, utf8("r")) }], code: 1002, wsCode: "badclosecode" }),
+    (c): Case => ({
+      name: `close code ${c}`,
+      frames: [{ opcode: OP_CLOSE, payload: closePayload(c, utf8("r")) }],
+      code: 1002,
+      wsCode: "badclosecode",
+    }),
   ),
-  { name: "close reason not UTF-8", frames: [{ opcode: OP_CLOSE, payload: closePayload(1000, Uint8Array.of(0x61, 0xc0, 0x80)) }], code: 1007, wsCode: "invalidutf8" },
-  { name: "close reason ending inside a UTF-8 sequence", frames: [{ opcode: OP_CLOSE, payload: closePayload(1001, Uint8Array.of(0xe2, 0x82)) }], code: 1007, wsCode: "invalidutf8" },
+  {
+    name: "close reason not UTF-8",
+    frames: [{ opcode: OP_CLOSE, payload: closePayload(1000, Uint8Array.of(0x61, 0xc0, 0x80)) }],
+    code: 1007,
+    wsCode: "invalidutf8",
+  },
+  {
+    name: "close reason ending inside a UTF-8 sequence",
+    frames: [{ opcode: OP_CLOSE, payload: closePayload(1001, Uint8Array.of(0xe2, 0x82)) }],
+    code: 1007,
+    wsCode: "invalidutf8",
+  },
 ];
 
 describe("malformed input → close code", () => {

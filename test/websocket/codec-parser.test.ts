@@ -96,7 +96,9 @@ describe("frame sizes and length encodings, under any chunking", () => {
     const parts: Uint8Array[] = [];
     for (let i = 0; i < 60; i++) {
       const size = i === 3 ? 65536 : i === 14 ? 65535 : [0, 3, 125, 126, 1000, 3000][Math.floor(r() * 6)];
-      parts.push(frameFor("server", { opcode: i % 2 ? OP_BINARY : OP_TEXT, payload: i % 2 ? randomBytes(size, r) : utf8("é".repeat(size >> 1)) }));
+      parts.push(
+        frameFor("server", { opcode: i % 2 ? OP_BINARY : OP_TEXT, payload: i % 2 ? randomBytes(size, r) : utf8("é".repeat(size >> 1)) }),
+      );
       if (i % 5 === 0) parts.push(frameFor("server", { opcode: OP_PING, payload: randomBytes(i % 126, r) }));
     }
     const stream = concatAll(parts);
@@ -155,7 +157,11 @@ describe("delivery", () => {
       frameFor("server", { opcode: OP_BINARY }),
     ]);
     const { rec } = feed(bytes, { role: "server" });
-    expect(rec.events.map((e) => (e.type === "data" ? [e.piece.opcode, e.piece.fin, e.piece.isText, e.piece.data.length, e.piece.frameLen, e.piece.first] : e))).toEqual([
+    expect(
+      rec.events.map((e) =>
+        e.type === "data" ? [e.piece.opcode, e.piece.fin, e.piece.isText, e.piece.data.length, e.piece.frameLen, e.piece.first] : e,
+      ),
+    ).toEqual([
       [OP_TEXT, false, true, 0, 0, true],
       [OP_CONTINUATION, false, true, 1, 1, true],
       [OP_CONTINUATION, true, true, 0, 0, true],
@@ -211,7 +217,9 @@ describe("delivery", () => {
   });
 
   it("a close frame without a payload reads as 1005; valid codes pass", () => {
-    expect(feed(frameFor("client", { opcode: OP_CLOSE }), { role: "client" }).rec.events).toEqual([{ type: "close", code: 1005, reason: "" }]);
+    expect(feed(frameFor("client", { opcode: OP_CLOSE }), { role: "client" }).rec.events).toEqual([
+      { type: "close", code: 1005, reason: "" },
+    ]);
     for (const code of [1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014, 3000, 4000, 4999]) {
       const bytes = frameFor("server", { opcode: OP_CLOSE, payload: Uint8Array.of(code >> 8, code & 255, ...utf8("ok ✓")) });
       expect(feed(bytes, { role: "server" }, byteByByte).rec.events).toEqual([{ type: "close", code, reason: "ok ✓" }]);

@@ -14,7 +14,21 @@ import { encodeClosePayload, isValidCloseCode, parseClosePayload } from "../../s
 import { xorMask } from "../../src/websocket/mask.js";
 import { OP_BINARY, OP_CLOSE, OP_CONTINUATION, OP_PING, OP_PONG, OP_TEXT } from "../../src/websocket/opcodes.js";
 import { SocketError } from "../../src/errors.js";
-import { KEY, concatAll, text as decode, byteByByte, digest, feed, framesOf, prng, randomBytes, randomChunks, sameBytes, utf8, whole } from "./codec-helpers.js";
+import {
+  KEY,
+  concatAll,
+  text as decode,
+  byteByByte,
+  digest,
+  feed,
+  framesOf,
+  prng,
+  randomBytes,
+  randomChunks,
+  sameBytes,
+  utf8,
+  whole,
+} from "./codec-helpers.js";
 
 describe("encodeFrame", () => {
   it("uses the shortest length encoding", () => {
@@ -135,7 +149,8 @@ describe("close payloads", () => {
 });
 
 describe("fragment", () => {
-  const cut = (n: number, max: number, isText = false) => [...fragment(new Uint8Array(n), isText, max)].map((s) => [s.opcode, s.fin, s.payload.length]);
+  const cut = (n: number, max: number, isText = false) =>
+    [...fragment(new Uint8Array(n), isText, max)].map((s) => [s.opcode, s.fin, s.payload.length]);
 
   it("cuts a message into frames of at most maxFrame bytes", () => {
     expect(cut(0, 10)).toEqual([[OP_BINARY, true, 0]]);

@@ -5,7 +5,7 @@
  */
 import WsWebSocket, { WebSocketServer } from "ws";
 import { createHash, randomBytes as cryptoRandom } from "node:crypto";
-import { EventEmitter } from "node:events";
+import type { EventEmitter } from "node:events";
 import net from "node:net";
 import type { AddressInfo } from "node:net";
 import { FrameParser } from "../../src/websocket/frame-parser.js";
@@ -55,7 +55,8 @@ function summarize(events: Event[]): unknown[] {
   for (const e of events) {
     if (e.type === "data") {
       const r = m.push(e.piece);
-      if (r) out.push(r.ok ? { isText: r.isText, length: r.data.length, text: r.isText ? new TextDecoder().decode(r.data) : undefined } : r);
+      if (r)
+        out.push(r.ok ? { isText: r.isText, length: r.data.length, text: r.isText ? new TextDecoder().decode(r.data) : undefined } : r);
     } else if (e.type === "ping" || e.type === "pong") out.push({ [e.type]: Buffer.from(e.payload).toString() });
     else out.push(e);
   }
@@ -190,7 +191,10 @@ describe("our writer → ws Receiver", () => {
 // real connections over loopback
 
 const GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
-const acceptFor = (key: string) => createHash("sha1").update(key + GUID).digest("base64");
+const acceptFor = (key: string) =>
+  createHash("sha1")
+    .update(key + GUID)
+    .digest("base64");
 
 /** Our codec on one side of a raw TCP connection: events from the parser, frames out. */
 class CodecPeer {
@@ -290,7 +294,9 @@ describe("over loopback with real ws peers", () => {
     const sock = net.connect(port, "127.0.0.1");
     await new Promise<void>((r) => sock.once("connect", () => r()));
     const key = cryptoRandom(16).toString("base64");
-    sock.write(`GET / HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`);
+    sock.write(
+      `GET / HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+    );
     const { head, rest } = await readHead(sock);
     expect(head).toMatch(/^HTTP\/1\.1 101 /);
     expect(head).toContain(`Sec-WebSocket-Accept: ${acceptFor(key)}`);
@@ -319,7 +325,9 @@ describe("over loopback with real ws peers", () => {
     await peer.until(() => peer.parser.done);
     expect(peer.parser.error?.code).toBe(1009);
     expect(peer.messages).toHaveLength(sent.length - 1);
-    expect(peer.events.filter((e) => e.type === "pong").map((e) => e.type === "pong" && Buffer.from(e.payload).toString())).toEqual(["hello?"]);
+    expect(peer.events.filter((e) => e.type === "pong").map((e) => e.type === "pong" && Buffer.from(e.payload).toString())).toEqual([
+      "hello?",
+    ]);
     for (let i = 0; i < sent.length - 1; i++) {
       expect(peer.messages[i].isText).toBe(sent[i].isText);
       expect(sameBytes(peer.messages[i].data, sent[i].data)).toBe(true);
@@ -345,7 +353,9 @@ describe("over loopback with real ws peers", () => {
     const server = net.createServer(async (sock) => {
       const { head, rest } = await readHead(sock);
       const key = /sec-websocket-key: *(\S+)/i.exec(head)![1];
-      sock.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${acceptFor(key)}\r\n\r\n`);
+      sock.write(
+        `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${acceptFor(key)}\r\n\r\n`,
+      );
       const peer = new CodecPeer(sock, "server", (p, e) => {
         if (e.type === "ping") p.send(encodePong(e.payload.slice()));
         else if (e.type === "data") {

@@ -213,8 +213,16 @@ describe("client: wsConnect and readMessage", () => {
   const big = "X-Padding: " + "p".repeat(600);
   const refused: [string, (key: string) => string, WsCode, string[]?][] = [
     ["status 403", () => "HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n", "badstatus"],
-    ["no Upgrade field", (k) => `HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${wsAccept(k)}\r\n\r\n`, "badupgrade"],
-    ["no Connection field", (k) => `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nSec-WebSocket-Accept: ${wsAccept(k)}\r\n\r\n`, "badupgrade"],
+    [
+      "no Upgrade field",
+      (k) => `HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${wsAccept(k)}\r\n\r\n`,
+      "badupgrade",
+    ],
+    [
+      "no Connection field",
+      (k) => `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nSec-WebSocket-Accept: ${wsAccept(k)}\r\n\r\n`,
+      "badupgrade",
+    ],
     ["a wrong Sec-WebSocket-Accept", () => switching("dGhlIHNhbXBsZSBub25jZQ=="), "badaccept"],
     ["an extension that was not offered", (k) => switching(k, ["Sec-WebSocket-Extensions: permessage-deflate"]), "badextension"],
     ["a subprotocol that was not offered", (k) => switching(k, ["Sec-WebSocket-Protocol: chat.evil"]), "badsubprotocol", ["chat.v1"]],

@@ -13,7 +13,7 @@ import type { AddressInfo } from "node:net";
 import { Runtime, decodeUtf8 } from "../../src/index.js";
 import { nodeHost } from "../../hosts/node/index.js";
 import { wsConnect } from "../../src/websocket/handshake.js";
-import { WebSocket, WebSocketError, type WebSocketOptions } from "../../src/websocket/connection.js";
+import { type WebSocket, WebSocketError, type WebSocketOptions } from "../../src/websocket/connection.js";
 import { example5 } from "../../examples/05-websocket-server.js";
 import { until } from "../support/util.js";
 import { binPattern, startScripted, type ScriptedServer } from "../support/ws-scripted.js";
@@ -49,7 +49,9 @@ async function wsClient(url: string, options: WsWebSocket.ClientOptions = {}) {
     pongs.push(d);
     waiters.splice(0).forEach((w) => w());
   });
-  const closed = new Promise<{ code: number; reason: string }>((r) => c.on("close", (code, reason) => r({ code, reason: reason.toString() })));
+  const closed = new Promise<{ code: number; reason: string }>((r) =>
+    c.on("close", (code, reason) => r({ code, reason: reason.toString() })),
+  );
   await new Promise<void>((resolve, reject) => {
     c.once("open", () => resolve());
     c.once("error", reject);

@@ -44,17 +44,47 @@ export interface Case {
 export const invalidCloseCodes = [0, 999, 1004, 1005, 1006, 1015, 1016, 2000, 2999, 5000, 65535];
 
 export const cases: Case[] = [
-  { name: "RSV1 set without an extension", send: [cf({ opcode: OP_TEXT, rsv: 4, payload: encodeUtf8("hi") })], code: 1002, wsCode: "rsvbits" },
+  {
+    name: "RSV1 set without an extension",
+    send: [cf({ opcode: OP_TEXT, rsv: 4, payload: encodeUtf8("hi") })],
+    code: 1002,
+    wsCode: "rsvbits",
+  },
   { name: "RSV2 set", send: [cf({ opcode: OP_BIN, rsv: 2, payload: bytes(1) })], code: 1002, wsCode: "rsvbits" },
   { name: "RSV3 set on a ping", send: [cf({ opcode: OP_PING, rsv: 1 })], code: 1002, wsCode: "rsvbits" },
   { name: "unknown data opcode 3", send: [cf({ opcode: 3, payload: bytes(1, 2) })], code: 1002, wsCode: "badopcode" },
   { name: "unknown control opcode 0xB", send: [cf({ opcode: 0xb })], code: 1002, wsCode: "badopcode" },
-  { name: "unmasked client frame", send: [cf({ opcode: OP_TEXT, payload: encodeUtf8("hi"), mask: null })], code: 1002, wsCode: "unmaskedframe" },
-  { name: "fragmented ping (FIN=0)", send: [cf({ opcode: OP_PING, fin: false, payload: bytes(1) })], code: 1002, wsCode: "fragmentedcontrol" },
-  { name: "fragmented close (FIN=0)", send: [cf({ opcode: OP_CLOSE, fin: false, payload: closePayload(1000) })], code: 1002, wsCode: "fragmentedcontrol" },
+  {
+    name: "unmasked client frame",
+    send: [cf({ opcode: OP_TEXT, payload: encodeUtf8("hi"), mask: null })],
+    code: 1002,
+    wsCode: "unmaskedframe",
+  },
+  {
+    name: "fragmented ping (FIN=0)",
+    send: [cf({ opcode: OP_PING, fin: false, payload: bytes(1) })],
+    code: 1002,
+    wsCode: "fragmentedcontrol",
+  },
+  {
+    name: "fragmented close (FIN=0)",
+    send: [cf({ opcode: OP_CLOSE, fin: false, payload: closePayload(1000) })],
+    code: 1002,
+    wsCode: "fragmentedcontrol",
+  },
   { name: "ping with a 126-byte payload", send: [cf({ opcode: OP_PING, payload: fill(126) })], code: 1002, wsCode: "controltoolong" },
-  { name: "pong with a 200-byte payload (16-bit length)", send: [cf({ opcode: OP_PONG, payload: fill(200) })], code: 1002, wsCode: "controltoolong" },
-  { name: "continuation without a start", send: [cf({ opcode: OP_CONT, payload: encodeUtf8("x") })], code: 1002, wsCode: "unexpectedcontinuation" },
+  {
+    name: "pong with a 200-byte payload (16-bit length)",
+    send: [cf({ opcode: OP_PONG, payload: fill(200) })],
+    code: 1002,
+    wsCode: "controltoolong",
+  },
+  {
+    name: "continuation without a start",
+    send: [cf({ opcode: OP_CONT, payload: encodeUtf8("x") })],
+    code: 1002,
+    wsCode: "unexpectedcontinuation",
+  },
   {
     name: "new text frame inside a fragmented message",
     send: [cf({ opcode: OP_TEXT, fin: false, payload: encodeUtf8("a") }), cf({ opcode: OP_TEXT, payload: encodeUtf8("b") })],
@@ -86,14 +116,37 @@ export const cases: Case[] = [
     code: 1009,
     wsCode: "frametoobig",
   },
-  { name: "invalid UTF-8: overlong C0 80", send: [cf({ opcode: OP_TEXT, payload: bytes(0x61, 0xc0, 0x80) })], code: 1007, wsCode: "invalidutf8" },
-  { name: "invalid UTF-8: surrogate ED A0 80", send: [cf({ opcode: OP_TEXT, payload: bytes(0xed, 0xa0, 0x80) })], code: 1007, wsCode: "invalidutf8" },
-  { name: "invalid UTF-8: F5 (above U+10FFFF)", send: [cf({ opcode: OP_TEXT, payload: bytes(0xf5, 0x80, 0x80, 0x80) })], code: 1007, wsCode: "invalidutf8" },
-  { name: "text message ending inside a character", send: [cf({ opcode: OP_TEXT, payload: bytes(0x61, 0xe2, 0x82) })], code: 1007, wsCode: "invalidutf8" },
+  {
+    name: "invalid UTF-8: overlong C0 80",
+    send: [cf({ opcode: OP_TEXT, payload: bytes(0x61, 0xc0, 0x80) })],
+    code: 1007,
+    wsCode: "invalidutf8",
+  },
+  {
+    name: "invalid UTF-8: surrogate ED A0 80",
+    send: [cf({ opcode: OP_TEXT, payload: bytes(0xed, 0xa0, 0x80) })],
+    code: 1007,
+    wsCode: "invalidutf8",
+  },
+  {
+    name: "invalid UTF-8: F5 (above U+10FFFF)",
+    send: [cf({ opcode: OP_TEXT, payload: bytes(0xf5, 0x80, 0x80, 0x80) })],
+    code: 1007,
+    wsCode: "invalidutf8",
+  },
+  {
+    name: "text message ending inside a character",
+    send: [cf({ opcode: OP_TEXT, payload: bytes(0x61, 0xe2, 0x82) })],
+    code: 1007,
+    wsCode: "invalidutf8",
+  },
   {
     // fail fast: the message never ends (no FIN), the close must come anyway
     name: "invalid UTF-8 split across fragments (E2 | 28), message left unfinished",
-    send: [cf({ opcode: OP_TEXT, fin: false, payload: bytes(0x61, 0x62, 0xe2) }), cf({ opcode: OP_CONT, fin: false, payload: bytes(0x28, 0x61) })],
+    send: [
+      cf({ opcode: OP_TEXT, fin: false, payload: bytes(0x61, 0x62, 0xe2) }),
+      cf({ opcode: OP_CONT, fin: false, payload: bytes(0x28, 0x61) }),
+    ],
     code: 1007,
     wsCode: "invalidutf8",
   },
@@ -104,13 +157,20 @@ export const cases: Case[] = [
     code: 1007,
     wsCode: "invalidutf8",
   },
-  { name: "close frame with a 1-byte payload", send: [cf({ opcode: OP_CLOSE, payload: bytes(0x03) })], code: 1002, wsCode: "badclosepayload" },
-  ...invalidCloseCodes.map((code): Case => ({
-    name: `close frame with invalid code ${code}`,
-    send: [cf({ opcode: OP_CLOSE, payload: closePayload(code) })],
+  {
+    name: "close frame with a 1-byte payload",
+    send: [cf({ opcode: OP_CLOSE, payload: bytes(0x03) })],
     code: 1002,
-    wsCode: "badclosecode",
-  })),
+    wsCode: "badclosepayload",
+  },
+  ...invalidCloseCodes.map(
+    (code): Case => ({
+      name: `close frame with invalid code ${code}`,
+      send: [cf({ opcode: OP_CLOSE, payload: closePayload(code) })],
+      code: 1002,
+      wsCode: "badclosecode",
+    }),
+  ),
   {
     name: "close reason that is not UTF-8",
     send: [cf({ opcode: OP_CLOSE, payload: closePayload(1000, bytes(0x6f, 0x6b, 0xff)) })],
@@ -132,4 +192,3 @@ export const cases: Case[] = [
     echoes: 1,
   },
 ];
-

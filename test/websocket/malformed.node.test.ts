@@ -236,13 +236,14 @@ describe("server: valid edge cases are accepted", () => {
     try {
       clients.forEach((c, i) => bad[i % bad.length].send.forEach((chunk) => c.send(chunk)));
       const results = await Promise.all(clients.map((c) => c.waitClose(5000)));
-      expect(results.map((frames) => closesIn(frames).map((f) => closeOf(f).code))).toEqual(clients.map((_, i) => [bad[i % bad.length].code]));
+      expect(results.map((frames) => closesIn(frames).map((f) => closeOf(f).code))).toEqual(
+        clients.map((_, i) => [bad[i % bad.length].code]),
+      );
       expect((await Promise.all(clients.map((c) => c.waitEnd(5000)))).every(Boolean)).toBe(true);
     } finally {
       clients.forEach((c) => c.destroy());
     }
   });
-
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -253,7 +254,15 @@ describe("server: HTTP-level answers before the upgrade", () => {
   async function answer(path: string, headers: Record<string, string | null>, method?: string) {
     let c: RawClient;
     if (method) {
-      const lines = [`${method} ${path} HTTP/1.1`, `Host: x`, "Upgrade: websocket", "Connection: Upgrade", "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==", "Sec-WebSocket-Version: 13", "Content-Length: 0"];
+      const lines = [
+        `${method} ${path} HTTP/1.1`,
+        `Host: x`,
+        "Upgrade: websocket",
+        "Connection: Upgrade",
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
+        "Sec-WebSocket-Version: 13",
+        "Content-Length: 0",
+      ];
       c = new RawClient(server.port, lines.join("\r\n") + "\r\n\r\n");
     } else c = RawClient.upgrade(server.port, path, headers);
     const head = await c.head;

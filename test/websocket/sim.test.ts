@@ -35,7 +35,11 @@ interface World {
   done(): void;
 }
 
-async function world(link: LinkOptions, seed = 1, handler?: Parameters<typeof HttpServer.listen>[1]): Promise<World & { received: Promise<Received> }> {
+async function world(
+  link: LinkOptions,
+  seed = 1,
+  handler?: Parameters<typeof HttpServer.listen>[1],
+): Promise<World & { received: Promise<Received> }> {
   const sim = new SimNetwork({ seed, link });
   // maxRead large enough that a frame delivered whole is read whole
   const logs: string[] = [];
@@ -57,7 +61,14 @@ async function world(link: LinkOptions, seed = 1, handler?: Parameters<typeof Ht
           do {
             p = await w.read();
             if (!p) throw new Error("closed before the frame ended");
-            pieces.push({ length: p.data.length, bytesRead: p.bytesRead, frameLen: p.frameLen, fin: p.fin, isText: p.isText, first: p.first });
+            pieces.push({
+              length: p.data.length,
+              bytesRead: p.bytesRead,
+              frameLen: p.frameLen,
+              fin: p.fin,
+              isText: p.isText,
+              first: p.first,
+            });
             parts.push(p.data.slice());
           } while (p.bytesRead !== p.frameLen);
           const data = new Uint8Array(p.frameLen);

@@ -18,7 +18,6 @@ import { usePKI, type PKI } from "../tls/pki.js";
 import { itWithPeer } from "../support/peers.js";
 import { itChromium } from "../support/chromium.js";
 
-
 const itOpenssl = itWithPeer("openssl", "apt-get install openssl");
 
 let pki: PKI | undefined;
@@ -81,34 +80,43 @@ describe("wss:// and https", () => {
     server.close();
   });
 
-  itChromium("Chromium loads the web console over https and talks to it over wss://", async () => {
-    if (!pki) throw new Error("openssl is needed to make the test certificate");
-    const echo = await example9(rt, 0);
-    const console = await webConsole(rt, {
-      echo: { host: "127.0.0.1", port: echo.sockname()!.port },
-      tls: { cert: pki.server.cert, key: pki.server.key },
-      statEvery: 100,
-    });
-    const browser = await chromium.launch({
-      executablePath: "/usr/bin/chromium",
-      args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--ignore-certificate-errors"],
-    });
-    try {
-      const page = await browser.newPage();
-      await page.goto(`https://localhost:${console.port}/`);
-      await page.waitForFunction(`document.getElementById("state").textContent === "connected"`, null, { timeout: 10000 });
-      await page.waitForSelector("#s-activeCons");
-      await page.fill("#msg", "hello over wss");
-      await page.click("#f button");
-      await page.waitForFunction(`document.getElementById("log").textContent.includes("echo: hello over wss")`, null, { timeout: 10000 });
-      expect(await page.evaluate("location.protocol")).toBe("https:");
-    } finally {
-      await browser.close();
-      console.close();
-    }
-  }, 30000);
+  itChromium(
+    "Chromium loads the web console over https and talks to it over wss://",
+    async () => {
+      if (!pki) throw new Error("openssl is needed to make the test certificate");
+      const echo = await example9(rt, 0);
+      const console = await webConsole(rt, {
+        echo: { host: "127.0.0.1", port: echo.sockname()!.port },
+        tls: { cert: pki.server.cert, key: pki.server.key },
+        statEvery: 100,
+      });
+      const browser = await chromium.launch({
+        executablePath: "/usr/bin/chromium",
+        args: [
+          "--no-sandbox",
+          "--disable-gpu",
+          "--disable-quic",
+          "--no-first-run",
+          "--disable-background-networking",
+          "--disable-component-update",
+          "--disable-sync",
+          "--ignore-certificate-errors",
+        ],
+      });
+      try {
+        const page = await browser.newPage();
+        await page.goto(`https://localhost:${console.port}/`);
+        await page.waitForFunction(`document.getElementById("state").textContent === "connected"`, null, { timeout: 10000 });
+        await page.waitForSelector("#s-activeCons");
+        await page.fill("#msg", "hello over wss");
+        await page.click("#f button");
+        await page.waitForFunction(`document.getElementById("log").textContent.includes("echo: hello over wss")`, null, { timeout: 10000 });
+        expect(await page.evaluate("location.protocol")).toBe("https:");
+      } finally {
+        await browser.close();
+        console.close();
+      }
+    },
+    30000,
+  );
 });
-
-
-

@@ -62,7 +62,12 @@ async function start(
     peer,
     lines,
     async printed(text, limit = 30_000) {
-      await until(peer, () => lines.some((l) => l.includes(text)), limit, `the app to print "${text}" (it printed: ${JSON.stringify(lines)})`);
+      await until(
+        peer,
+        () => lines.some((l) => l.includes(text)),
+        limit,
+        `the app to print "${text}" (it printed: ${JSON.stringify(lines)})`,
+      );
       return lines.find((l) => l.includes(text))!;
     },
   };
@@ -76,7 +81,6 @@ async function start(
   await Promise.resolve().then(app.load);
   return started;
 }
-
 
 /**
  * A WebSocket echo server on the peer, on our runtime: the opening handshake read line by line and
@@ -98,7 +102,9 @@ async function wsEchoServer(rt: Runtime, port: number): Promise<{ echoed: () => 
           const m = /^sec-websocket-key:\s*(\S+)/i.exec(line);
           if (m) key = m[1]!;
         }
-        await sock.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${acceptKey(key)}\r\n\r\n`);
+        await sock.write(
+          `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${acceptKey(key)}\r\n\r\n`,
+        );
         const ws = new WebSocket(sock, "server", "", deviceWsDefaults);
         for (;;) {
           const msg = await ws.readMessage();
@@ -156,7 +162,12 @@ describe("device apps on XS, as strict as the device", () => {
     await s.printed("round trip");
     expect(server.served()).toBe(1);
     expect(s.lines.some((l) => l.includes("our clock is off by -90000.0 ms"))).toBe(true);
-    await until(s.peer, () => Time.setTo !== undefined && Math.abs(Time.setTo * 1000 - (s.peer.host.wallClock() + skew)) < 1000, 1000, "Time.set");
+    await until(
+      s.peer,
+      () => Time.setTo !== undefined && Math.abs(Time.setTo * 1000 - (s.peer.host.wallClock() + skew)) < 1000,
+      1000,
+      "Time.set",
+    );
   });
 
   it("mqtt: connects, subscribes and gets back its publishes at QoS 0, 1 and 2", async () => {

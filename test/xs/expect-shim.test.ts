@@ -154,7 +154,16 @@ describe("hooks run in jest's order", () => {
       log.push("test 1");
     });
     it("second", () => {
-      expect(log).toEqual(["beforeAll", "outer before", "inner before", "test 1", "inner after", "outer after", "outer before", "inner before"]);
+      expect(log).toEqual([
+        "beforeAll",
+        "outer before",
+        "inner before",
+        "test 1",
+        "inner after",
+        "outer after",
+        "outer before",
+        "inner before",
+      ]);
     });
   });
   it.each([

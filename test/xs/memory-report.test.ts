@@ -42,19 +42,23 @@ describe("tools/xs/memory.ts on every machine", () => {
     expect(r.err).not.toMatch(/\n\s+at /); // no stack trace
   }, 1_000_000);
 
-  itQemu("under qemu-i386 the 32-bit figures are those of a direct run (same binary, same heap)", () => {
-    const emulated = memoryTool("qemu");
-    expect(emulated.status).toBe(0);
-    expect(emulated.out).toMatch(/^32-bit \(ESP32-like: 16-byte slots\), XS \d+\.\d+\.\d+ \(run under qemu-i386\)$/m);
-    const rows = table(emulated.out, "32-bit");
-    const idle = rows.map((l) => COSOCKET.exec(l)).find(Boolean);
-    expect(Number(idle?.[1])).toBeGreaterThan(0);
-    const direct = memoryTool("auto");
-    expect(direct.status).toBe(0);
-    // Where the kernel runs 32-bit binaries, "auto" runs it directly and the figures must match;
-    // where it cannot, "auto" falls back to qemu-i386 itself.
-    expect(table(direct.out, "32-bit")).toEqual(rows);
-  }, 2_000_000);
+  itQemu(
+    "under qemu-i386 the 32-bit figures are those of a direct run (same binary, same heap)",
+    () => {
+      const emulated = memoryTool("qemu");
+      expect(emulated.status).toBe(0);
+      expect(emulated.out).toMatch(/^32-bit \(ESP32-like: 16-byte slots\), XS \d+\.\d+\.\d+ \(run under qemu-i386\)$/m);
+      const rows = table(emulated.out, "32-bit");
+      const idle = rows.map((l) => COSOCKET.exec(l)).find(Boolean);
+      expect(Number(idle?.[1])).toBeGreaterThan(0);
+      const direct = memoryTool("auto");
+      expect(direct.status).toBe(0);
+      // Where the kernel runs 32-bit binaries, "auto" runs it directly and the figures must match;
+      // where it cannot, "auto" falls back to qemu-i386 itself.
+      expect(table(direct.out, "32-bit")).toEqual(rows);
+    },
+    2_000_000,
+  );
 
   it("an unknown COSOCK_XS32 value is refused with one line, not a stack trace", () => {
     const r = memoryTool("sometimes");

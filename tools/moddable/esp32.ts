@@ -22,7 +22,8 @@ export interface JsStages {
 
 function fakeIdf(): string {
   const dir = mkdtempSync(join(tmpdir(), "cosock-no-idf-"));
-  const git = (args: string[]) => spawnSync("git", ["-C", dir, "-c", "user.name=cosock", "-c", "user.email=cosock@localhost", ...args], { encoding: "utf8" });
+  const git = (args: string[]) =>
+    spawnSync("git", ["-C", dir, "-c", "user.name=cosock", "-c", "user.email=cosock@localhost", ...args], { encoding: "utf8" });
   git(["init", "-q"]);
   git(["commit", "-q", "--allow-empty", "-m", "no ESP-IDF here"]);
   return dir;

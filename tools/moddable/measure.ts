@@ -189,12 +189,22 @@ async function main(): Promise<void> {
     console.log(`Moddable SDK ${s.version}, lin simulator (64-bit XS; slots 32 B). Heap = slots + chunks in use after a GC, bytes.`);
     for (const r of results) {
       const cells = r.steps.map((x) => `${x.n}: ${x.heap.slots}+${x.heap.chunks}`).join("  ");
-      console.log(`  ${r.app.padEnd(10)} ${cells}  -> ${r.perConn.toFixed(0)} B per idle connection (${r.perSlots.toFixed(0)} slots + ${r.perChunks.toFixed(0)} chunks)`);
+      console.log(
+        `  ${r.app.padEnd(10)} ${cells}  -> ${r.perConn.toFixed(0)} B per idle connection (${r.perSlots.toFixed(0)} slots + ${r.perChunks.toFixed(0)} chunks)`,
+      );
     }
-    console.log(`Idle connection, cosock echo minus raw-callback echo: ${(co.perConn - raw.perConn).toFixed(0)} B (${(co.perSlots - raw.perSlots).toFixed(0)} + ${(co.perChunks - raw.perChunks).toFixed(0)}; xsnap 13.3, tools/xs/memory.ts: idle server cosocket 3896 B 64-bit, 1960 B 32-bit)`);
-    console.log(`Bulk ${BULK >> 20} MiB echo: raw ${raw.mbps.toFixed(3)} MB/s, cosock ${co.mbps.toFixed(3)} MB/s, ratio cosock/raw ${(co.mbps / raw.mbps).toFixed(2)}`);
-    console.log(`  heap high-water during it (rest after a GC -> peak): raw ${raw.bulkBase} -> ${raw.bulkPeak} B, cosock ${co.bulkBase} -> ${co.bulkPeak} B`);
-    console.log(`64-byte round trips: raw ${raw.trips.toFixed(0)}/s, cosock ${co.trips.toFixed(0)}/s, ratio cosock/raw ${(co.trips / raw.trips).toFixed(2)}`);
+    console.log(
+      `Idle connection, cosock echo minus raw-callback echo: ${(co.perConn - raw.perConn).toFixed(0)} B (${(co.perSlots - raw.perSlots).toFixed(0)} + ${(co.perChunks - raw.perChunks).toFixed(0)}; xsnap 13.3, tools/xs/memory.ts: idle server cosocket 3896 B 64-bit, 1960 B 32-bit)`,
+    );
+    console.log(
+      `Bulk ${BULK >> 20} MiB echo: raw ${raw.mbps.toFixed(3)} MB/s, cosock ${co.mbps.toFixed(3)} MB/s, ratio cosock/raw ${(co.mbps / raw.mbps).toFixed(2)}`,
+    );
+    console.log(
+      `  heap high-water during it (rest after a GC -> peak): raw ${raw.bulkBase} -> ${raw.bulkPeak} B, cosock ${co.bulkBase} -> ${co.bulkPeak} B`,
+    );
+    console.log(
+      `64-byte round trips: raw ${raw.trips.toFixed(0)}/s, cosock ${co.trips.toFixed(0)}/s, ratio cosock/raw ${(co.trips / raw.trips).toFixed(2)}`,
+    );
     console.log(`  heap high-water during them: raw ${raw.tripPeak} B, cosock ${co.tripPeak} B`);
   } finally {
     display.stop();

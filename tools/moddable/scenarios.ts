@@ -80,7 +80,12 @@ const echo: Scenario = {
     const port = await freeTcpPort();
     const app = await ctx.start(ctx.build("echo", { "echo.port": port }));
     try {
-      if (!(await ctx.check("echo: the app starts and listens on its configured port", () => app.xsbug.waitFor(new RegExp(`listening on port ${port}$`)).then(() => undefined)))) return;
+      if (
+        !(await ctx.check("echo: the app starts and listens on its configured port", () =>
+          app.xsbug.waitFor(new RegExp(`listening on port ${port}$`)).then(() => undefined),
+        ))
+      )
+        return;
       await echoChecks(ctx, "echo", port);
     } finally {
       await healthy(ctx, "echo", app);
@@ -120,7 +125,10 @@ const proxy: Scenario = {
 /** A date printed by the app is the desktop's time (chrony serves the system clock). */
 function nearNow(label: string, when: number): void {
   const off = Math.abs(when - Date.now());
-  expect(Number.isFinite(when) && off < 120_000, `${label}: ${new Date(when).toISOString()} is not the time chrony serves (off by ${off} ms)`);
+  expect(
+    Number.isFinite(when) && off < 120_000,
+    `${label}: ${new Date(when).toISOString()} is not the time chrony serves (off by ${off} ms)`,
+  );
 }
 
 const ntp: Scenario = {
@@ -136,7 +144,9 @@ const ntp: Scenario = {
           expect(!!m, line);
           nearNow("ntp", Date.parse(m![1]));
         });
-        await ctx.check("ntp: sets the device clock", () => app.xsbug.waitFor(new RegExp(`^device clock set from 127\\.0\\.0\\.1:${chrony.port}$`)).then(() => undefined));
+        await ctx.check("ntp: sets the device clock", () =>
+          app.xsbug.waitFor(new RegExp(`^device clock set from 127\\.0\\.0\\.1:${chrony.port}$`)).then(() => undefined),
+        );
       } finally {
         await healthy(ctx, "ntp", app);
         await app.stop();
@@ -178,7 +188,22 @@ const sntp: Scenario = {
 /** mosquitto_sub on the broker's plain listener, subscribed before it resolves. */
 async function subscriber(port: number, topic: string) {
   // line-buffered: through a pipe, mosquitto_sub's stdout is block-buffered
-  const sub = background("stdbuf", ["-oL", "mosquitto_sub", "-h", "127.0.0.1", "-p", String(port), "-V", "mqttv5", "-q", "2", "-v", "-d", "-t", `${topic}/#`]);
+  const sub = background("stdbuf", [
+    "-oL",
+    "mosquitto_sub",
+    "-h",
+    "127.0.0.1",
+    "-p",
+    String(port),
+    "-V",
+    "mqttv5",
+    "-q",
+    "2",
+    "-v",
+    "-d",
+    "-t",
+    `${topic}/#`,
+  ]);
   try {
     await sub.waitFor(/SUBACK/, 60_000);
   } catch (e) {
@@ -195,23 +220,37 @@ const pub = (port: number, topic: string, qos: number, message: string) =>
 async function mqttRoundTrip(ctx: Ctx, label: string, app: RunningApp, subPort: number, topic: string, secure: boolean): Promise<boolean> {
   const sub = await subscriber(subPort, topic);
   try {
-    const up = await ctx.check(`${label}: connects${secure ? " over TLS (Moddable's TLSSocket, the CA from mqtt.ca)" : ""} and subscribes`, async () => {
-      await app.xsbug.waitFor(new RegExp(`^connected to 127\\.0\\.0\\.1:\\d+${secure ? " over TLS" : ""} \\(session present: false\\)$|^cosock mqtt: `));
-      await app.xsbug.waitFor(new RegExp(`^subscribed to ${esc(topic)}/#$|^cosock mqtt: `)).then((l) => expect(l.startsWith("subscribed"), l));
-    });
+    const up = await ctx.check(
+      `${label}: connects${secure ? " over TLS (Moddable's TLSSocket, the CA from mqtt.ca)" : ""} and subscribes`,
+      async () => {
+        await app.xsbug.waitFor(
+          new RegExp(`^connected to 127\\.0\\.0\\.1:\\d+${secure ? " over TLS" : ""} \\(session present: false\\)$|^cosock mqtt: `),
+        );
+        await app.xsbug
+          .waitFor(new RegExp(`^subscribed to ${esc(topic)}/#$|^cosock mqtt: `))
+          .then((l) => expect(l.startsWith("subscribed"), l));
+      },
+    );
     if (!up) return false;
-    await ctx.check(`${label}: the device publishes at QoS 0, 1 and 2; mosquitto_sub gets each, and the device gets each back`, async () => {
-      await app.xsbug.waitFor(/^published at QoS 0, 1 and 2$|^cosock mqtt: /).then((l) => expect(l.startsWith("published"), l));
-      for (const qos of [0, 1, 2]) {
-        await app.xsbug.waitFor(new RegExp(`^received ${esc(topic)}/qos${qos} \\(QoS ${qos}\\): hello at QoS ${qos}$`));
-        await sub.waitFor(new RegExp(`^${esc(topic)}/qos${qos} hello at QoS ${qos}$`, "m"));
-      }
-    });
+    await ctx.check(
+      `${label}: the device publishes at QoS 0, 1 and 2; mosquitto_sub gets each, and the device gets each back`,
+      async () => {
+        await app.xsbug.waitFor(/^published at QoS 0, 1 and 2$|^cosock mqtt: /).then((l) => expect(l.startsWith("published"), l));
+        for (const qos of [0, 1, 2]) {
+          await app.xsbug.waitFor(new RegExp(`^received ${esc(topic)}/qos${qos} \\(QoS ${qos}\\): hello at QoS ${qos}$`));
+          await sub.waitFor(new RegExp(`^${esc(topic)}/qos${qos} hello at QoS ${qos}$`, "m"));
+        }
+      },
+    );
     await ctx.check(`${label}: messages published on the desktop at QoS 0, 1 and 2 arrive on the device`, async () => {
       for (const qos of [0, 1, 2]) {
         const from = app.xsbug.events.length;
         await pub(subPort, `${topic}/desk${qos}`, qos, `from the desktop ${qos} ${"x".repeat(qos * 300)}`);
-        await app.xsbug.waitFor(new RegExp(`^received ${esc(topic)}/desk${qos} \\(QoS ${qos}\\): from the desktop ${qos} x{${qos * 300}}$`), 30_000, from);
+        await app.xsbug.waitFor(
+          new RegExp(`^received ${esc(topic)}/desk${qos} \\(QoS ${qos}\\): from the desktop ${qos} x{${qos * 300}}$`),
+          30_000,
+          from,
+        );
       }
     });
     return true;
@@ -262,11 +301,19 @@ const mqttTls: Scenario = {
   async run(ctx) {
     const pki = makeRsaPki();
     const tlsPort = await freeTcpPort();
-    const broker = await Broker.start({ extra: [`listener ${tlsPort} 127.0.0.1`, "protocol mqtt", `certfile ${pki.certFile}`, `keyfile ${pki.keyFile}`] });
+    const broker = await Broker.start({
+      extra: [`listener ${tlsPort} 127.0.0.1`, "protocol mqtt", `certfile ${pki.certFile}`, `keyfile ${pki.keyFile}`],
+    });
     try {
       const topic = `cosock/mctls${process.pid}`;
       const app = await ctx.start(
-        ctx.build("mqtt", { "mqtt.host": "127.0.0.1", "mqtt.port": tlsPort, "mqtt.tls": true, "mqtt.ca": oneLine(pki.caCert), "mqtt.topic": topic }),
+        ctx.build("mqtt", {
+          "mqtt.host": "127.0.0.1",
+          "mqtt.port": tlsPort,
+          "mqtt.tls": true,
+          "mqtt.ca": oneLine(pki.caCert),
+          "mqtt.topic": topic,
+        }),
       );
       try {
         await mqttRoundTrip(ctx, "mqtt over TLS", app, broker.port, topic, true);
@@ -290,17 +337,40 @@ const modbus: Scenario = {
     /** Values mbpoll printed: `[address]: value`. */
     const values = (out: string) => [...out.matchAll(/^\[(\d+)\]:\s+(\S+)/gm)].map((m) => [Number(m[1]), m[2]] as const);
     try {
-      if (!(await ctx.check("modbus: the app starts and listens", () => app.xsbug.waitFor(new RegExp(`listening on port ${port}$`)).then(() => undefined)))) return;
+      if (
+        !(await ctx.check("modbus: the app starts and listens", () =>
+          app.xsbug.waitFor(new RegExp(`listening on port ${port}$`)).then(() => undefined),
+        ))
+      )
+        return;
       await ctx.check("modbus: mbpoll reads the holding registers (setpoint 220 at 0, zeros after)", async () => {
         const v = values(await mbpoll(["-t", "4", "-r", "0", "-c", "4", "-1"]));
-        expect(JSON.stringify(v) === JSON.stringify([[0, "220"], [1, "0"], [2, "0"], [3, "0"]]), `mbpoll read ${JSON.stringify(v)}`);
+        expect(
+          JSON.stringify(v) ===
+            JSON.stringify([
+              [0, "220"],
+              [1, "0"],
+              [2, "0"],
+              [3, "0"],
+            ]),
+          `mbpoll read ${JSON.stringify(v)}`,
+        );
       });
       await ctx.check("modbus: mbpoll writes holding registers 2..3; the device prints the write; mbpoll reads them back", async () => {
         const from = app.xsbug.events.length;
         await run("mbpoll", ["-m", "tcp", "-a", "1", "-p", String(port), "-0", "-t", "4", "-r", "2", "127.0.0.1", "1234", "5678"]);
         await app.xsbug.waitFor(/^modbus: holdingRegisters 2\.\.3 = 1234 5678$/, 30_000, from);
         const v = values(await mbpoll(["-t", "4", "-r", "0", "-c", "4", "-1"]));
-        expect(JSON.stringify(v) === JSON.stringify([[0, "220"], [1, "0"], [2, "1234"], [3, "5678"]]), `mbpoll read ${JSON.stringify(v)}`);
+        expect(
+          JSON.stringify(v) ===
+            JSON.stringify([
+              [0, "220"],
+              [1, "0"],
+              [2, "1234"],
+              [3, "5678"],
+            ]),
+          `mbpoll read ${JSON.stringify(v)}`,
+        );
       });
       await ctx.check("modbus: mbpoll writes coils 1..3 and reads all 8 back", async () => {
         const from = app.xsbug.events.length;
@@ -342,7 +412,11 @@ async function example5(root: string, port: number, tls?: { certFile: string; ke
 
 /** Connected (the first failure ends the wait, unless `retrying`: failures are expected) and echoed. */
 async function wsEchoes(app: RunningApp, url: string, from = 0, retrying = false): Promise<void> {
-  const connected = await app.xsbug.waitFor(new RegExp(`^connected to ${esc(url)}$|not retrying${retrying ? "" : "|^cannot connect"}`), 60_000, from);
+  const connected = await app.xsbug.waitFor(
+    new RegExp(`^connected to ${esc(url)}$|not retrying${retrying ? "" : "|^cannot connect"}`),
+    60_000,
+    from,
+  );
   expect(connected.startsWith("connected"), connected);
   // three messages, each echoed by example 5 (the count goes on over reconnections)
   const first = await app.xsbug.waitFor(/^received: hello (\d+) from cosock$/, 30_000, from);
@@ -360,14 +434,17 @@ const wsclient: Scenario = {
       const app = await ctx.start(ctx.build("wsclient", { "ws.url": url, "ws.interval": 200, "ws.retry": 500 }));
       try {
         if (!(await ctx.check("wsclient: connects to example 5 over ws: and gets its messages echoed", () => wsEchoes(app, url)))) return;
-        await ctx.check("wsclient: example 5 stops: the device sees the connection go, retries, and is echoed again once it is back", async () => {
-          const from = app.xsbug.events.length;
-          await server.stop();
-          await app.xsbug.waitFor(/^closed by the server|^connection lost: /, 30_000, from);
-          await app.xsbug.waitFor(/^cannot connect to /, 30_000, from);
-          server = await example5(ctx.root, port);
-          await wsEchoes(app, url, from, true);
-        });
+        await ctx.check(
+          "wsclient: example 5 stops: the device sees the connection go, retries, and is echoed again once it is back",
+          async () => {
+            const from = app.xsbug.events.length;
+            await server.stop();
+            await app.xsbug.waitFor(/^closed by the server|^connection lost: /, 30_000, from);
+            await app.xsbug.waitFor(/^cannot connect to /, 30_000, from);
+            server = await example5(ctx.root, port);
+            await wsEchoes(app, url, from, true);
+          },
+        );
       } finally {
         await healthy(ctx, "wsclient", app);
         await app.stop();
@@ -386,9 +463,14 @@ const wss: Scenario = {
     const url = `wss://127.0.0.1:${port}/ws`;
     const server = await example5(ctx.root, port, pki);
     try {
-      const app = await ctx.start(ctx.build("wsclient", { "ws.url": url, "ws.interval": 200, "ws.retry": 500, "ws.ca": oneLine(pki.caCert) }));
+      const app = await ctx.start(
+        ctx.build("wsclient", { "ws.url": url, "ws.interval": 200, "ws.retry": 500, "ws.ca": oneLine(pki.caCert) }),
+      );
       try {
-        await ctx.check("wsclient over wss: (Moddable's TLSSocket, the CA from ws.ca): connects to example 5 and gets its messages echoed", () => wsEchoes(app, url));
+        await ctx.check(
+          "wsclient over wss: (Moddable's TLSSocket, the CA from ws.ca): connects to example 5 and gets its messages echoed",
+          () => wsEchoes(app, url),
+        );
       } finally {
         await healthy(ctx, "wsclient over wss:", app);
         await app.stop();
@@ -430,7 +512,12 @@ const webConsole: Scenario = {
     const echoPort = await freeTcpPort();
     const app = await ctx.start(ctx.build("console", { "console.port": port, "console.echo": echoPort, "console.every": 500 }));
     try {
-      if (!(await ctx.check("console: the app starts its echo service and the console", () => app.xsbug.waitFor(/cosock console on/).then(() => undefined)))) return;
+      if (
+        !(await ctx.check("console: the app starts its echo service and the console", () =>
+          app.xsbug.waitFor(/cosock console on/).then(() => undefined),
+        ))
+      )
+        return;
       await ctx.check("console: the device serves the page", async () => {
         const r = await fetch(`http://127.0.0.1:${port}/`);
         const text = await r.text();

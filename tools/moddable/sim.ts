@@ -84,7 +84,9 @@ export interface Display {
 /** Starts Xvfb on a free display number. */
 export function startDisplay(): Promise<Display> {
   return new Promise((resolve, reject) => {
-    const x = spawn("Xvfb", ["-displayfd", "3", "-nolisten", "tcp", "-screen", "0", "800x600x24"], { stdio: ["ignore", "ignore", "pipe", "pipe"] });
+    const x = spawn("Xvfb", ["-displayfd", "3", "-nolisten", "tcp", "-screen", "0", "800x600x24"], {
+      stdio: ["ignore", "ignore", "pipe", "pipe"],
+    });
     let out = "";
     let err = "";
     x.stderr!.on("data", (d: Buffer) => (err += d.toString()));

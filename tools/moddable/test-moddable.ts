@@ -51,7 +51,12 @@ async function main(): Promise<number> {
       return b;
     },
     async start(built) {
-      const app = await runApp(s, built, display, process.env.COSOCK_MC_TRACE ? (e) => console.log(`    [${e.machine}] ${e.text}`) : undefined);
+      const app = await runApp(
+        s,
+        built,
+        display,
+        process.env.COSOCK_MC_TRACE ? (e) => console.log(`    [${e.machine}] ${e.text}`) : undefined,
+      );
       running.add(app);
       const stop = app.stop.bind(app);
       app.stop = async () => {
@@ -68,7 +73,11 @@ async function main(): Promise<number> {
         return true;
       } catch (e) {
         failed++;
-        console.log(`  ✗ ${name}\n      ${String((e as Error)?.message ?? e).split("\n").join("\n      ")}`);
+        console.log(
+          `  ✗ ${name}\n      ${String((e as Error)?.message ?? e)
+            .split("\n")
+            .join("\n      ")}`,
+        );
         return false;
       }
     },
@@ -82,7 +91,11 @@ async function main(): Promise<number> {
       } catch (e) {
         // a build that failed, a peer that did not start: the scenario fails as a whole
         failed++;
-        console.log(`  ✗ ${sc.name}: ${String((e as Error)?.message ?? e).split("\n").join("\n      ")}`);
+        console.log(
+          `  ✗ ${sc.name}: ${String((e as Error)?.message ?? e)
+            .split("\n")
+            .join("\n      ")}`,
+        );
       }
       for (const app of [...running]) await app.stop();
       if (!keep) for (const b of builds.splice(0)) rmSync(b.dir, { recursive: true, force: true });

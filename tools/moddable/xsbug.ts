@@ -21,7 +21,7 @@ export interface XsbugEvent {
 
 const ENTITIES: Record<string, string> = { lt: "<", gt: ">", amp: "&", quot: '"', apos: "'" };
 
-function unescape(s: string): string {
+function xmlUnescape(s: string): string {
   return s.replace(/&(#x[0-9a-fA-F]+|#[0-9]+|[a-z]+);/g, (all, e: string) => {
     if (e.startsWith("#x")) return String.fromCodePoint(parseInt(e.slice(2), 16));
     if (e.startsWith("#")) return String.fromCodePoint(parseInt(e.slice(1), 10));
@@ -31,7 +31,7 @@ function unescape(s: string): string {
 
 function attr(attrs: string, name: string): string | undefined {
   const m = new RegExp(`\\b${name}="([^"]*)"`).exec(attrs);
-  return m ? unescape(m[1]) : undefined;
+  return m ? xmlUnescape(m[1]) : undefined;
 }
 
 const GO = "\r\n<set-all-breakpoints></set-all-breakpoints>\r\n\r\n<go/>\r\n";
@@ -82,7 +82,7 @@ class Connection {
     }
     for (const m of body.matchAll(/<(log|break)\b([^>]*?)(?:\/>|>([\s\S]*?)<\/\1>)/g)) {
       const kind = m[1] as "log" | "break";
-      const text = unescape(m[3] ?? "");
+      const text = xmlUnescape(m[3] ?? "");
       if (kind === "log") {
         // trace() output arrives in pieces; a line ends at "\n"
         this.pending += text;
@@ -158,7 +158,9 @@ export class XsbugListener {
       };
       const timer = setTimeout(() => {
         this.waiters = this.waiters.filter((w) => w !== again);
-        reject(new Error(`no trace line matching ${pattern} within ${ms} ms; the app said:\n  ${this.lines(from).join("\n  ") || "(nothing)"}`));
+        reject(
+          new Error(`no trace line matching ${pattern} within ${ms} ms; the app said:\n  ${this.lines(from).join("\n  ") || "(nothing)"}`),
+        );
       }, ms);
       const again = (): void => {
         if (!check()) this.waiters.push(again);

@@ -88,7 +88,7 @@ static void xs_cosockLimits(xsMachine* the)
 `,
   },
   {
-    anchor: "\txsDefine(xsGlobal, xsID(\"harden\"), xsResult, xsDontEnum);\n",
+    anchor: '\txsDefine(xsGlobal, xsID("harden"), xsResult, xsDontEnum);\n',
     add: `\txsResult = xsNewHostFunction(xs_cosockLimits, 2);
 \txsDefine(xsGlobal, xsID("cosockLimits"), xsResult, xsDontEnum);
 `,
@@ -97,7 +97,7 @@ static void xs_cosockLimits(xsMachine* the)
     // A stack overflow prints the JavaScript frames on the stack (innermost first) and the
     // slots each holds, so that the chain that overflowed can be found.
     file: "xsnapPlatform.c",
-    anchor: "\t\tfxReport(the, \"stack overflow\\n\");\n",
+    anchor: '\t\tfxReport(the, "stack overflow\\n");\n',
     add: `\t\t{
 \t\t\ttxSlot* frame = the->frame;
 \t\t\ttxSlot* below = the->stack;
@@ -134,7 +134,8 @@ function deviceSources(buildDir: string): string {
   for (const p of PATCHES) {
     const file = p.file ?? "xsnap.c";
     const c = texts.get(file) ?? "";
-    if (c.split(p.anchor).length !== 2) throw new Error(`${file} of this @agoric/xsnap has not one "${p.anchor.trim()}": the device variant's patch needs updating`);
+    if (c.split(p.anchor).length !== 2)
+      throw new Error(`${file} of this @agoric/xsnap has not one "${p.anchor.trim()}": the device variant's patch needs updating`);
     texts.set(file, c.replace(p.anchor, p.before ? p.add + p.anchor : p.anchor + p.add));
   }
   for (const [f, text] of texts) put(f, text);
@@ -153,7 +154,10 @@ export function ensureXsnap(variant: Variant = "device", log: (s: string) => voi
   const plat = platformDir();
   // The device variant's folder is named by a digest of its patches, so that checkouts with
   // different patches (node_modules may be shared) do not rebuild over each other.
-  const buildDir = join(CACHE, variant === "device" ? `device-${createHash("sha256").update(JSON.stringify(PATCHES)).digest("hex").slice(0, 12)}` : variant);
+  const buildDir = join(
+    CACHE,
+    variant === "device" ? `device-${createHash("sha256").update(JSON.stringify(PATCHES)).digest("hex").slice(0, 12)}` : variant,
+  );
   const binary = join(buildDir, "bin", plat, "release", "xsnap");
   const stampFile = join(buildDir, "stamp.json");
   const pkg = JSON.parse(readFileSync(join(PACKAGE, "package.json"), "utf8")) as { version: string };

@@ -44,7 +44,8 @@ const deviceModules: Plugin = {
     b.onResolve({ filter: /^(cosock\/|mc\/config$|time$)/ }, (args) => {
       const standIn = DEVICE_STANDINS[args.path];
       if (standIn) return { path: join(ROOT, standIn) };
-      for (const [from, to] of DEVICE_PREFIXES) if (args.path.startsWith(from)) return { path: join(ROOT, to + args.path.slice(from.length) + ".ts") };
+      for (const [from, to] of DEVICE_PREFIXES)
+        if (args.path.startsWith(from)) return { path: join(ROOT, to + args.path.slice(from.length) + ".ts") };
       return undefined;
     });
   },
@@ -92,7 +93,9 @@ export async function bundle(source: string, outfile: string, options: BundleOpt
   const fromRoot: Plugin = {
     name: "entry-from-root",
     setup(b) {
-      b.onResolve({ filter: /^\.\.?\// }, (args) => (args.importer === entryReal || args.importer === entry ? { path: join(ROOT, args.path) } : undefined));
+      b.onResolve({ filter: /^\.\.?\// }, (args) =>
+        args.importer === entryReal || args.importer === entry ? { path: join(ROOT, args.path) } : undefined,
+      );
     },
   };
   const split = {

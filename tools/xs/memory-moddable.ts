@@ -82,7 +82,11 @@ export function run(scenario: string, steps: number[]): void {
       const owner = {};
       const o = options(owner);
       if (scenario === "stub") {
-        keep.push(owner, o, new StubTCP({ address: o.address, port: o.port, nodelay: o.nodelay, target: o, onReadable, onWritable, onError }));
+        keep.push(
+          owner,
+          o,
+          new StubTCP({ address: o.address, port: o.port, nodelay: o.nodelay, target: o, onReadable, onWritable, onError }),
+        );
       } else {
         const tcp = host.tcp(o);
         keep.push(owner, o, tcp);

@@ -40,7 +40,7 @@ import { example9 } from "../../examples/09-cosocket-echo.js";
 import { listen } from "../../examples/accept-loop.js";
 import { HttpServer } from "../../src/http/server.js";
 import { acceptKey, req2sock, wsConnect } from "../../src/websocket/handshake.js";
-import { WebSocket } from "../../src/websocket/connection.js";
+import type { WebSocket } from "../../src/websocket/connection.js";
 import { echoCosocket, wsEchoHandler } from "../../examples/05-websocket-server.js";
 import { deviceWsDefaults } from "../../device/defaults.js";
 import { decodeUtf8, encodeUtf8 } from "../../src/base/utf8.js";
@@ -86,7 +86,6 @@ function rawListener(host: SimHost): void {
     onReadable: () => {
       for (let p; (p = listener.read()); ) {
         keep.push(host.tcp({ from: p })); // no callbacks: a per-socket closure here would be subtracted too
-
       }
     },
   });

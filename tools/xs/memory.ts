@@ -76,7 +76,8 @@ function command(variant: Variant): XsnapCommand | string {
   return r.ok ? r.command : r.reason;
 }
 
-const titleOf = (title: string, xsnap: XsnapCommand) => `${title}, ${xsnap.version}${xsnap.how === "direct" ? "" : ` (run under ${xsnap.how})`}`;
+const titleOf = (title: string, xsnap: XsnapCommand) =>
+  `${title}, ${xsnap.version}${xsnap.how === "direct" ? "" : ` (run under ${xsnap.how})`}`;
 
 const total = (h: Heap) => h.slots + h.chunks;
 
@@ -112,7 +113,10 @@ async function moddableTcp(steps: number[]): Promise<void> {
       join(BUNDLES, `memory-moddable-${s}.mjs`),
     );
   console.log(`hosts/moddable TCP wrapper, ${steps.join(", ")} connections; bytes per connection (slots + chunks).`);
-  for (const [variant, title] of [["report32", "32-bit (ESP32-like)"], ["report", "64-bit"]] as [Variant, string][]) {
+  for (const [variant, title] of [
+    ["report32", "32-bit (ESP32-like)"],
+    ["report", "64-bit"],
+  ] as [Variant, string][]) {
     const xsnap = command(variant);
     if (typeof xsnap === "string") {
       console.log(`${title}: not measured: ${xsnap}`);
@@ -131,7 +135,21 @@ async function main(): Promise<void> {
   const at = process.argv.indexOf("--steps");
   const steps = at > 0 ? process.argv[at + 1]!.split(",").map(Number) : [8, 16, 32];
   if (process.argv.includes("--moddable-tcp")) return moddableTcp(steps);
-  const scenarios = ["empty", "load", "sim", "accepted", "server", "client", "simws", "wsobject", "wsserver", "wsclient", "simudp", "udp", "mqttdecoder"];
+  const scenarios = [
+    "empty",
+    "load",
+    "sim",
+    "accepted",
+    "server",
+    "client",
+    "simws",
+    "wsobject",
+    "wsserver",
+    "wsclient",
+    "simudp",
+    "udp",
+    "mqttdecoder",
+  ];
   const files: Record<string, string> = {};
   for (const s of scenarios) files[s] = await bundle(scenarioSource(s, steps), join(BUNDLES, `memory-${s}.mjs`));
   const minified = await bundle(scenarioSource("load", steps), join(BUNDLES, "memory-load.min.mjs"), { minify: true });
@@ -139,7 +157,10 @@ async function main(): Promise<void> {
   const code = readFileSync(minified);
   const codeBytes = code.length - readFileSync(empty).length;
 
-  const variants: [Variant, string][] = [["report32", "32-bit (ESP32-like: 16-byte slots)"], ["report", "64-bit (32-byte slots)"]];
+  const variants: [Variant, string][] = [
+    ["report32", "32-bit (ESP32-like: 16-byte slots)"],
+    ["report", "64-bit (32-byte slots)"],
+  ];
   console.log(`Idle connections in steps of ${steps.join(", ")}; bytes per added connection (slots + chunks).`);
   for (const [variant, title] of variants) {
     const xsnap = command(variant);

@@ -58,14 +58,17 @@ interface Counts {
 /** The device apps: manifests/<app>/main.ts. */
 function deviceApps(): string[] {
   const dir = join(ROOT, "manifests");
-  return readdirSync(dir).filter((a) => existsSync(join(dir, a, "main.ts"))).sort();
+  return readdirSync(dir)
+    .filter((a) => existsSync(join(dir, a, "main.ts")))
+    .sort();
 }
 
 /** A manifest's `config` over those of the local manifests it includes (as mcconfig merges them). */
 function manifestConfig(path: string): Record<string, unknown> {
   const m = JSON.parse(readFileSync(path, "utf8")) as { include?: string | string[]; config?: Record<string, unknown> };
   const merged: Record<string, unknown> = {};
-  for (const inc of ([] as string[]).concat(m.include ?? [])) if (!inc.startsWith("$(")) Object.assign(merged, manifestConfig(join(dirname(path), inc)));
+  for (const inc of ([] as string[]).concat(m.include ?? []))
+    if (!inc.startsWith("$(")) Object.assign(merged, manifestConfig(join(dirname(path), inc)));
   return Object.assign(merged, m.config);
 }
 
@@ -148,8 +151,7 @@ function runSuite(xsnap: string, file: string, suite: XsSuite, mode: RunMode, en
     } else if (l.startsWith("@@done ")) {
       done = true;
       if (endAtDone) child.kill("SIGKILL");
-    }
-    else if (l.startsWith("unhandled rejection:")) {
+    } else if (l.startsWith("unhandled rejection:")) {
       // XS reports a rejected promise nobody handled when its run loop ends, so the test that
       // left it is not known; the suite fails.
       failNow(`${suite.file}: ${l}`, ["a promise was rejected and never handled (XS reports it when the run ends)"]);
@@ -189,7 +191,10 @@ async function runApps(xsnap: string, bundled: string, suite: XsSuite, mode: Run
   const total: Counts = { passed: 0, failed: 0, na: 0, skipped: 0 };
   for (const app of deviceApps()) {
     const file = join(dirname(bundled), `run-${app}.mjs`);
-    writeFileSync(file, `globalThis.cosockSelect = ${JSON.stringify(app + ":")};\nawait import(${JSON.stringify("./" + basename(bundled))});\n`);
+    writeFileSync(
+      file,
+      `globalThis.cosockSelect = ${JSON.stringify(app + ":")};\nawait import(${JSON.stringify("./" + basename(bundled))});\n`,
+    );
     const counts = await runSuite(xsnap, file, { ...suite, file: `${suite.file} (${app})` }, mode, true);
     if (counts.passed + counts.failed + counts.na + counts.skipped === 0) {
       counts.failed++;
@@ -228,9 +233,7 @@ async function main(): Promise<number> {
       };
   const fileAt = args.indexOf("--file");
   const selected =
-    fileAt >= 0
-      ? [{ file: args[fileAt + 1] ?? "" }]
-      : suites.filter((s) => args.length === 0 || args.some((f) => s.file.includes(f)));
+    fileAt >= 0 ? [{ file: args[fileAt + 1] ?? "" }] : suites.filter((s) => args.length === 0 || args.some((f) => s.file.includes(f)));
   const filters = args;
   if (selected.length === 0) {
     console.log(`no suite matches ${filters.join(", ")}`);

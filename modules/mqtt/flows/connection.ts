@@ -15,7 +15,16 @@
 import { isSocketError, toBytes, type Socket } from "../cosock.js";
 import { MqttError, protocolError } from "../errors.js";
 import { MQTT_MAX_PACKET } from "../options.js";
-import { PacketDecoder, reasonName, type ConnackPacket, type ConnectPacket, type Packet, type Properties, type ProtocolVersion, type QoS } from "../packet/index.js";
+import {
+  PacketDecoder,
+  reasonName,
+  type ConnackPacket,
+  type ConnectPacket,
+  type Packet,
+  type Properties,
+  type ProtocolVersion,
+  type QoS,
+} from "../packet/index.js";
 import type { MqttStream } from "../transport.js";
 import type { ConnectInfo, MqttClient } from "../client.js";
 import type { InflightMessage } from "../session.js";
@@ -162,7 +171,11 @@ function onConnack(c: MqttClient, conn: Connection, p: ConnackPacket): void {
   const props = p.properties ?? {};
   if (p.reasonCode !== 0) {
     const code = v === 5 ? p.reasonCode : (V4_CONNACK_TO_V5[p.reasonCode] ?? 0x80);
-    const e = new MqttError("connectionrefused", `${reasonName(p.reasonCode, v === 4)}${props.reasonString ? `: ${props.reasonString}` : ""}`, code);
+    const e = new MqttError(
+      "connectionrefused",
+      `${reasonName(p.reasonCode, v === 4)}${props.reasonString ? `: ${props.reasonString}` : ""}`,
+      code,
+    );
     if (props.reasonString !== undefined) e.reasonString = props.reasonString;
     throw e;
   }

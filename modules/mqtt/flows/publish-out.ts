@@ -39,7 +39,8 @@ export function publishJob(c: MqttClient, topic: string, payload: Payload, optio
   const props = options.properties;
   if (props) {
     if (v === 4) throw new MqttError("incorrectuse", "PUBLISH properties need MQTT 5");
-    if (props.topicAlias !== undefined) throw new MqttError("incorrectuse", "topic aliases are assigned by the client (option topicAliases)");
+    if (props.topicAlias !== undefined)
+      throw new MqttError("incorrectuse", "topic aliases are assigned by the client (option topicAliases)");
     // [MQTT-3.3.4-6]
     if (props.subscriptionIdentifier !== undefined || props.subscriptionIdentifiers !== undefined)
       throw new MqttError("incorrectuse", "a client must not send subscription identifiers in PUBLISH");
@@ -54,7 +55,11 @@ export function publishJob(c: MqttClient, topic: string, payload: Payload, optio
     if (limit) throw limit;
     // [MQTT-3.2.2-15]
     if (size > conn.maxPacketSize)
-      throw new MqttError("packettoolarge", `PUBLISH of ${size} bytes is over the server's maximum packet size ${conn.maxPacketSize}`, 0x95);
+      throw new MqttError(
+        "packettoolarge",
+        `PUBLISH of ${size} bytes is over the server's maximum packet size ${conn.maxPacketSize}`,
+        0x95,
+      );
   }
   return { kind: "publish", msg, size };
 }
@@ -130,7 +135,11 @@ function encodePublish(c: MqttClient, conn: Connection, m: OutgoingMessage, pack
   if (bytes.length > conn.maxPacketSize) {
     // [MQTT-3.2.2-15]
     if (newAlias) dropAliasOut(conn, m.topic);
-    throw new MqttError("packettoolarge", `PUBLISH of ${bytes.length} bytes is over the server's maximum packet size ${conn.maxPacketSize}`, 0x95);
+    throw new MqttError(
+      "packettoolarge",
+      `PUBLISH of ${bytes.length} bytes is over the server's maximum packet size ${conn.maxPacketSize}`,
+      0x95,
+    );
   }
   return bytes;
 }

@@ -55,7 +55,10 @@ export async function flush(c: MqttClient, conn: Connection): Promise<void> {
       }
     }
   } catch (e) {
-    const err = e instanceof MqttError && e.code === "storefailed" ? e : new MqttError("storefailed", `the session store failed: ${(e as Error)?.message ?? e}`);
+    const err =
+      e instanceof MqttError && e.code === "storefailed"
+        ? e
+        : new MqttError("storefailed", `the session store failed: ${(e as Error)?.message ?? e}`);
     conn.end(err);
     throw err;
   }

@@ -5,7 +5,16 @@
  * they change, and resubscribing when the server has lost the session (`resubscribe`).
  */
 import { MqttError, refusal } from "../errors.js";
-import { checkTopicFilter, encode, type Properties, type SubackPacket, type SubscribePacket, type UnsubackPacket, type UnsubscribePacket, type UserProperties } from "../packet/index.js";
+import {
+  checkTopicFilter,
+  encode,
+  type Properties,
+  type SubackPacket,
+  type SubscribePacket,
+  type UnsubackPacket,
+  type UnsubscribePacket,
+  type UserProperties,
+} from "../packet/index.js";
 import type { MqttClient, SubscribeOptions, SubscribeResult } from "../client.js";
 import type { Done, SubscriptionRecord } from "../session.js";
 import type { Connection } from "./connection.js";
@@ -61,7 +70,11 @@ export function subscribePacket(
 }
 
 /** The UNSUBSCRIBE for `unsubscribe()`. */
-export function unsubscribePacket(c: MqttClient, filters: string | string[], options: { userProperties?: UserProperties }): UnsubscribePacket {
+export function unsubscribePacket(
+  c: MqttClient,
+  filters: string | string[],
+  options: { userProperties?: UserProperties },
+): UnsubscribePacket {
   const topics = Array.isArray(filters) ? filters : [filters];
   for (const t of topics) checkTopicFilter(t);
   const packet: UnsubscribePacket = { type: "unsubscribe", packetId: 0, topics };
@@ -73,7 +86,11 @@ export function unsubscribePacket(c: MqttClient, filters: string | string[], opt
 }
 
 /** The queue entry of a request, checked by encoding it once (its size counts in the queue). */
-export function requestJob(c: MqttClient, packet: SubscribePacket | UnsubscribePacket, records: SubscriptionRecord[] | undefined): RequestJob {
+export function requestJob(
+  c: MqttClient,
+  packet: SubscribePacket | UnsubscribePacket,
+  records: SubscriptionRecord[] | undefined,
+): RequestJob {
   const size = encode({ ...packet, packetId: 1 }, c.options.protocolVersion).length; // validates
   const req: Request = { packet, packetId: 0 };
   if (records) req.records = records;

@@ -207,7 +207,8 @@ function checkHeader(first: number, protocolVersion: ProtocolVersion | undefined
   }
   if (name === "auth" && protocolVersion === 4) throw malformed("AUTH does not exist in MQTT 3.1.1");
   // the first packet on a connection is CONNECT [MQTT-3.1.0-1]
-  if (protocolVersion === undefined && name !== "connect") throw protocolError(`the first packet must be CONNECT, not ${name.toUpperCase()}`);
+  if (protocolVersion === undefined && name !== "connect")
+    throw protocolError(`the first packet must be CONNECT, not ${name.toUpperCase()}`);
   if (name === "publish") {
     if ((flags & 6) === 6) throw malformed("PUBLISH with QoS 3"); // [MQTT-3.3.1-4]
     if (flags & 8 && (flags & 6) === 0) throw protocolError("PUBLISH with QoS 0 and DUP set"); // [MQTT-3.3.1-2]
@@ -220,7 +221,11 @@ function checkHeader(first: number, protocolVersion: ProtocolVersion | undefined
 }
 
 function tooLarge(first: number, total: number, max: number): MqttError {
-  return new MqttError("packettoolarge", `${PACKET_NAMES[first >> 4]!.toUpperCase()} of ${total} bytes is over the maximum packet size ${max}`, 0x95);
+  return new MqttError(
+    "packettoolarge",
+    `${PACKET_NAMES[first >> 4]!.toUpperCase()} of ${total} bytes is over the maximum packet size ${max}`,
+    0x95,
+  );
 }
 
 /**
@@ -300,8 +305,7 @@ class Reader {
 
 function checkReason(type: PacketType, code: number): void {
   // MQTT 5 §2.4 (Table 2-6): the reason codes each packet may carry
-  if (!VALID_REASON_CODES[type]?.has(code))
-    throw malformed(`reason code 0x${code.toString(16)} is not valid in ${type.toUpperCase()}`);
+  if (!VALID_REASON_CODES[type]?.has(code)) throw malformed(`reason code 0x${code.toString(16)} is not valid in ${type.toUpperCase()}`);
 }
 
 function decodeBody(first: number, body: Uint8Array, v: ProtocolVersion, owned: boolean): Packet {

@@ -96,7 +96,8 @@ function checkQoS(qos: number, what: string): void {
 
 function checkPacketId(id: number | undefined, what: string): number {
   // non-zero: MQTT 5 [MQTT-2.2.1-3], [MQTT-2.2.1-4]; 3.1.1 [MQTT-2.3.1-1]
-  if (id === undefined || !Number.isInteger(id) || id < 1 || id > 0xffff) throw bad(`${what} needs a packet identifier 1..65535 (got ${id})`);
+  if (id === undefined || !Number.isInteger(id) || id < 1 || id > 0xffff)
+    throw bad(`${what} needs a packet identifier 1..65535 (got ${id})`);
   return id;
 }
 

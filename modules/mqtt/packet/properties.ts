@@ -171,7 +171,9 @@ function valueSize(d: PropDef, v: unknown): number {
     case "binary":
       return 2 + (v as Uint8Array).length;
     case "pair":
-      return stringSize((v as [string, string])[0], "a user property name") + stringSize((v as [string, string])[1], "a user property value");
+      return (
+        stringSize((v as [string, string])[0], "a user property name") + stringSize((v as [string, string])[1], "a user property value")
+      );
   }
 }
 

@@ -175,7 +175,7 @@ function shallowEquals(x: unknown, y: unknown, strict: boolean, todo: unknown[],
   const ky = definedKeys(y, strict);
   if (kx.length !== ky.length) return false;
   for (const k of kx) {
-    if (!Object.prototype.hasOwnProperty.call(y, k)) return false;
+    if (!Object.hasOwn(y, k)) return false;
     todo.push((x as Record<string, unknown>)[k], (y as Record<string, unknown>)[k]);
   }
   return true;
@@ -189,7 +189,13 @@ function matchesObject(actual: unknown, expected: unknown): boolean {
   if (Array.isArray(expected)) {
     return Array.isArray(actual) && actual.length === expected.length && expected.every((e, i) => matchesObject(actual[i], e));
   }
-  if (expected instanceof Date || expected instanceof RegExp || expected instanceof Map || expected instanceof Set || ArrayBuffer.isView(expected))
+  if (
+    expected instanceof Date ||
+    expected instanceof RegExp ||
+    expected instanceof Map ||
+    expected instanceof Set ||
+    ArrayBuffer.isView(expected)
+  )
     return equals(actual, expected);
   for (const k of Object.keys(expected)) {
     if (!(k in actual)) return false;
@@ -249,7 +255,10 @@ function thrownMatches(thrown: unknown, expected: unknown): Check {
   const message = (thrown as Error)?.message ?? String(thrown);
   if (expected === undefined) return { pass: true, message: () => `threw ${format(thrown)}` };
   if (typeof expected === "string")
-    return { pass: String(message).includes(expected), message: () => `thrown message ${format(message)} should include ${format(expected)}` };
+    return {
+      pass: String(message).includes(expected),
+      message: () => `thrown message ${format(message)} should include ${format(expected)}`,
+    };
   if (expected instanceof RegExp)
     return { pass: expected.test(String(message)), message: () => `thrown message ${format(message)} should match ${expected}` };
   if (typeof expected === "function")
@@ -259,7 +268,8 @@ function thrownMatches(thrown: unknown, expected: unknown): Check {
     };
   if (expected instanceof Error)
     return { pass: message === expected.message, message: () => `thrown message ${format(message)} should be ${format(expected.message)}` };
-  if (isAsymmetric(expected)) return { pass: expected.asymmetricMatch(thrown), message: () => `thrown ${format(thrown)} should match ${expected}` };
+  if (isAsymmetric(expected))
+    return { pass: expected.asymmetricMatch(thrown), message: () => `thrown ${format(thrown)} should match ${expected}` };
   return { pass: false, message: () => `toThrow takes a string, RegExp, class or Error, got ${format(expected)}` };
 }
 
@@ -274,7 +284,7 @@ const matchers: Record<string, (received: unknown, ...args: any[]) => Check> = {
   toBeDefined: (r) => ({ pass: r !== undefined, message: () => `expected ${format(r)} to be defined` }),
   toBeTruthy: (r) => ({ pass: !!r, message: () => `expected ${format(r)} to be truthy` }),
   toBeFalsy: (r) => ({ pass: !r, message: () => `expected ${format(r)} to be falsy` }),
-  toBeNaN: (r) => ({ pass: typeof r === "number" && isNaN(r), message: () => `expected ${format(r)} to be NaN` }),
+  toBeNaN: (r) => ({ pass: typeof r === "number" && Number.isNaN(r), message: () => `expected ${format(r)} to be NaN` }),
   toBeGreaterThan: (r, e) => ({ pass: (r as number) > e, message: () => `expected ${format(r)} > ${format(e)}` }),
   toBeGreaterThanOrEqual: (r, e) => ({ pass: (r as number) >= e, message: () => `expected ${format(r)} >= ${format(e)}` }),
   toBeLessThan: (r, e) => ({ pass: (r as number) < e, message: () => `expected ${format(r)} < ${format(e)}` }),
@@ -332,7 +342,10 @@ const matchers: Record<string, (received: unknown, ...args: any[]) => Check> = {
   toHaveBeenLastCalledWith: (r, ...args) => {
     const m = asMock(r);
     const last = m.mock.calls[m.mock.calls.length - 1];
-    return { pass: last !== undefined && equals(last, args), message: () => `expected the last call with ${format(args)}, got ${format(last)}` };
+    return {
+      pass: last !== undefined && equals(last, args),
+      message: () => `expected the last call with ${format(args)}, got ${format(last)}`,
+    };
   },
 };
 
@@ -354,7 +367,8 @@ function check(name: string, received: unknown, args: unknown[], negate: boolean
         thrown = e;
       }
       result = threw ? thrownMatches(thrown, args[0]) : { pass: false, message: () => "expected the function to throw" };
-      if (negate && threw && args[0] === undefined) result = { pass: true, message: () => `expected no throw, but it threw ${format(thrown)}` };
+      if (negate && threw && args[0] === undefined)
+        result = { pass: true, message: () => `expected no throw, but it threw ${format(thrown)}` };
     }
   } else {
     const m = matchers[name];

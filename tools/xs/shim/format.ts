@@ -83,7 +83,7 @@ function one(v: unknown, depth: number, seen: Set<object>): string | { members: 
   const asymmetric = o as { asymmetricMatch?: unknown; toString(): string };
   if (typeof asymmetric.asymmetricMatch === "function") return asymmetric.toString();
   if (o instanceof Error) return `[${o.name}: ${o.message}]`;
-  if (o instanceof Date) return `Date(${isNaN(o.getTime()) ? "Invalid" : o.toISOString()})`;
+  if (o instanceof Date) return `Date(${Number.isNaN(o.getTime()) ? "Invalid" : o.toISOString()})`;
   if (o instanceof RegExp) return String(o);
   if (depth >= MAX_DEPTH) return Array.isArray(o) ? "[Array]" : `[${o.constructor?.name ?? "Object"}]`;
   if (o instanceof ArrayBuffer) return `ArrayBuffer(${o.byteLength})`;

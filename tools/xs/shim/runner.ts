@@ -213,7 +213,13 @@ function describeError(e: unknown): string[] {
   if (e instanceof AssertionError) return [e.message];
   if (e instanceof Error) {
     const lines = [`${e.name}: ${e.message}`];
-    const stack = typeof e.stack === "string" ? e.stack.split("\n").slice(1).filter((l) => l.trim() && l.trim() !== "at ()") : [];
+    const stack =
+      typeof e.stack === "string"
+        ? e.stack
+            .split("\n")
+            .slice(1)
+            .filter((l) => l.trim() && l.trim() !== "at ()")
+        : [];
     return lines.concat(stack.slice(0, 8));
   }
   return [`thrown: ${format(e)}`];
