@@ -123,6 +123,15 @@ function registers(values: readonly number[]): Uint8Array {
   return out;
 }
 
+/** A five-byte PDU: function code, address, one 16-bit value (a read's quantity, a single write's value). */
+function fcAddressValue(fc: number, address: number, value: number): Uint8Array {
+  const out = new Uint8Array(5);
+  out[0] = fc;
+  put16(out, 1, address);
+  put16(out, 3, value);
+  return out;
+}
+
 /** The request PDU; throws `incorrectuse` for arguments the protocol cannot carry. */
 export function encodeRequest(req: ModbusRequest): Uint8Array {
   switch (req.fc) {
@@ -132,27 +141,15 @@ export function encodeRequest(req: ModbusRequest): Uint8Array {
     case FC.READ_INPUT_REGISTERS: {
       checkQuantity(req.quantity, isBitRead(req.fc) ? LIMITS.readBits : LIMITS.readRegisters, "quantity");
       checkAddress(req.address, req.quantity);
-      const out = new Uint8Array(5);
-      out[0] = req.fc;
-      put16(out, 1, req.address);
-      put16(out, 3, req.quantity);
-      return out;
+      return fcAddressValue(req.fc, req.address, req.quantity);
     }
     case FC.WRITE_SINGLE_COIL: {
       checkAddress(req.address, 1);
-      const out = new Uint8Array(5);
-      out[0] = req.fc;
-      put16(out, 1, req.address);
-      put16(out, 3, req.value ? 0xff00 : 0x0000);
-      return out;
+      return fcAddressValue(req.fc, req.address, req.value ? 0xff00 : 0x0000);
     }
     case FC.WRITE_SINGLE_REGISTER: {
       checkAddress(req.address, 1);
-      const out = new Uint8Array(5);
-      out[0] = req.fc;
-      put16(out, 1, req.address);
-      put16(out, 3, register(req.value));
-      return out;
+      return fcAddressValue(req.fc, req.address, register(req.value));
     }
     case FC.WRITE_MULTIPLE_COILS:
       checkQuantity(req.values.length, LIMITS.writeBits, "coil count");
