@@ -14,6 +14,7 @@ interface Chunk {
   writer: Waiter<true> | null;
 }
 
+/** Per connection on the device (while bytes wait): follows the XS memory rules (docs/contributing.md). */
 export class WriteQueue {
   #chunks = new Queue<Chunk>();
   /** Bytes queued. */

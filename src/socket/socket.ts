@@ -64,6 +64,7 @@ export type { SocketErrorCode };
 
 export type { Cosocket } from "./coroutine.js";
 
+/** Per connection on the device: follows the XS memory rules (docs/contributing.md), as do its layers. */
 export class Socket extends SocketCoroutines {
   /** The host callbacks: shared by every socket, which the host passes as `this` (the seam's `target`). */
   _callbacks(): TCPCallbacks {

@@ -4,6 +4,10 @@
  * the seed (example 15); `readFrame` and `readMessage` assemble. Pings are answered; exactly one
  * close frame is sent per connection; after a protocol error the close frame with its code is
  * sent, then the connection is half-closed and drained.
+ *
+ * Why one file of ~750 lines: reading, writing, closing and keepalive share the connection's
+ * `#private` state (the flag bits of `#f`, the rarely used `#x`), which modules cannot share; split
+ * in layers like `src/socket/`, those fields would become `_name` properties first. Not done yet.
  */
 import { SocketError, type SocketErrorCode } from "../errors.js";
 import type { Socket, CoMode, ReadOutcome } from "../socket/socket.js";
