@@ -318,3 +318,12 @@ export function switching(key: string, extra: string[] = []): string {
     "",
   ].join("\r\n");
 }
+
+/** A raw server that answers every upgrade with `head(key)` (then `after`, if given) and ends its side once the client ended. */
+export function answeringServer(head: (key: string) => string, after?: Uint8Array): ReturnType<typeof rawServer> {
+  return rawServer((c) => {
+    c.sock.write(head(c.key));
+    if (after) c.sock.write(after);
+    void c.ended.then(() => c.sock.end());
+  });
+}

@@ -14,7 +14,17 @@ import { req2sock, wsConnect, WebSocketUpgradeError } from "../../src/websocket/
 import { WebSocket, WebSocketError } from "../../src/websocket/connection.js";
 import { CLOSED, CLOSING, CONNECTING, OPEN, type WsCode } from "../../src/websocket/codes.js";
 import { until } from "../support/util.js";
-import { RawClient, clientClose, closeOf, maskedFrame, rawServer, serverFrame, switching, wsAccept } from "../support/ws-raw.js";
+import {
+  RawClient,
+  answeringServer,
+  clientClose,
+  closeOf,
+  maskedFrame,
+  rawServer,
+  serverFrame,
+  switching,
+  wsAccept,
+} from "../support/ws-raw.js";
 import { OP_CLOSE, OP_CONT, OP_TEXT, bytes, cases, closePayload } from "./malformed.cases.js";
 
 /** What the server's handler saw: a failure with the readyState at that moment, or the peer's close. */
@@ -202,11 +212,7 @@ describe("client: wsConnect and readMessage", () => {
   });
 
   async function answering(head: (key: string) => string, after?: Uint8Array) {
-    srv = await rawServer((c) => {
-      c.sock.write(head(c.key));
-      if (after) c.sock.write(after);
-      void c.ended.then(() => c.sock.end());
-    });
+    srv = await answeringServer(head, after);
     return `ws://127.0.0.1:${srv.port}/`;
   }
 

@@ -26,6 +26,7 @@ import {
   closeOf,
   decodeFrames,
   maskedFrame,
+  answeringServer,
   rawServer,
   serverFrame,
   switching,
@@ -374,11 +375,7 @@ describe("client: a raw server's bad handshakes and frames", () => {
 
   /** A server that answers with `head(key)` and then ends its side once the client ended. */
   async function answering(head: (key: string) => string, after?: Uint8Array) {
-    srv = await rawServer((c) => {
-      c.sock.write(head(c.key));
-      if (after) c.sock.write(after);
-      void c.ended.then(() => c.sock.end());
-    });
+    srv = await answeringServer(head, after);
     return `ws://127.0.0.1:${srv.port}/`;
   }
 
