@@ -20,6 +20,8 @@ export const FINISHED = 8;
 /** The platform will not accept writes any more (peer closed, reset, or failed). */
 export const WRITE_DEAD = 16;
 
+const EMPTY = new Uint8Array(0);
+
 /** Closes a platform object; one that failed or closed already throws, which changes nothing. */
 export function closeQuietly(platformObject: { close(): void } | undefined): void {
   if (platformObject)
@@ -59,6 +61,24 @@ export abstract class HalfClosing {
   constructor(callbacks: TCPCallbacks, defer: (fn: () => void) => void) {
     this.cb = callbacks;
     this.defer = defer;
+  }
+
+  /**
+   * `read()` from the platform object: up to `max` of the bytes it announced (asking it for more
+   * than it holds throws), `undefined` when it has none.
+   */
+  protected readAvailable(source: { read(count: number): ArrayBuffer | undefined }, max: number | undefined): Uint8Array | undefined {
+    let n = this.available;
+    if (n <= 0) return undefined;
+    if (max !== undefined && max < n) n = Math.floor(max);
+    if (n <= 0) return EMPTY;
+    const data = source.read(n);
+    if (data === undefined) {
+      this.available = 0;
+      return undefined;
+    }
+    this.available -= data.byteLength;
+    return new Uint8Array(data);
   }
 
   /** `read()` after `end()` took bytes: up to `max` of them; end-of-stream follows the last. */

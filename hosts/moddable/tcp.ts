@@ -43,8 +43,6 @@ export function pending(socket: PlatformTCP, local: Endpoint): ModdablePending {
   return { __pending: true, socket, local, adopted: false };
 }
 
-const EMPTY = new Uint8Array(0);
-
 // flags (ENDED, CLOSED, FINISHED, WRITE_DEAD: closing.ts)
 const CONNECTED = 1;
 /** The callbacks were handed to a new owner (`takeOver`). */
@@ -127,17 +125,8 @@ export class ModdableTCP extends HalfClosing implements TCP {
     const held = this.held;
     if (held) return this.readHeld(held, max);
     const socket = this.socket;
-    if (!socket || this.flags & CLOSED || this.available <= 0) return undefined;
-    let n = this.available;
-    if (max !== undefined && max < n) n = Math.floor(max);
-    if (n <= 0) return EMPTY;
-    const data = socket.read(n);
-    if (data === undefined) {
-      this.available = 0;
-      return undefined;
-    }
-    this.available -= data.byteLength;
-    return new Uint8Array(data);
+    if (!socket || this.flags & CLOSED) return undefined;
+    return this.readAvailable(socket, max);
   }
 
   write(data: Uint8Array): number {

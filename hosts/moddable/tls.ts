@@ -398,18 +398,10 @@ export class ModdableTLS extends HalfClosing implements TLS {
     const held = this.held;
     if (held) return this.readHeld(held, max);
     const sock = this.sock;
-    if (!sock || !(this.flags & SECURED) || this.flags & CLOSED || this.available <= 0) return undefined;
-    let n = this.available;
-    if (max !== undefined && max < n) n = Math.floor(max);
-    if (n <= 0) return EMPTY;
-    const data = sock.read(n);
-    if (data === undefined) {
-      this.available = 0;
-      return undefined;
-    }
-    this.available -= data.byteLength;
-    if (this.available <= 0 && this.flags & PEER_GONE) this.endSoon();
-    return new Uint8Array(data);
+    if (!sock || !(this.flags & SECURED) || this.flags & CLOSED) return undefined;
+    const data = this.readAvailable(sock, max);
+    if (data !== undefined && this.available <= 0 && this.flags & PEER_GONE) this.endSoon();
+    return data;
   }
 
   write(data: Uint8Array): number {

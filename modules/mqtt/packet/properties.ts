@@ -5,26 +5,13 @@
  * calls a protocol error (a property given twice that may appear once, a value out of range).
  */
 import { MqttError, malformed, protocolError } from "../errors.js";
-import type { Properties, UserProperties } from "./types.js";
+import { PACKET_NAMES, type PacketType, type Properties, type UserProperties } from "./types.js";
 import { readString, utf8Length, writeUtf8 } from "./utf8.js";
 import { readVarint, varintLength, writeVarint } from "./varint.js";
 
-/** Where properties appear: a packet type, or the will properties inside CONNECT. */
-export type PropertyContext =
-  | "connect"
-  | "will"
-  | "connack"
-  | "publish"
-  | "puback"
-  | "pubrec"
-  | "pubrel"
-  | "pubcomp"
-  | "subscribe"
-  | "suback"
-  | "unsubscribe"
-  | "unsuback"
-  | "disconnect"
-  | "auth";
+/** Where properties appear: a packet type that has properties, or the will properties inside CONNECT. */
+export type PropertyContext = WithProperties | "will";
+type WithProperties = Exclude<PacketType, "pingreq" | "pingresp">;
 
 type PropType = "byte" | "u16" | "u32" | "varint" | "string" | "binary" | "pair";
 
@@ -40,22 +27,8 @@ interface PropDef {
 }
 
 const ACKS: PropertyContext[] = ["puback", "pubrec", "pubrel", "pubcomp"];
-const ALL: PropertyContext[] = [
-  "connect",
-  "will",
-  "connack",
-  "publish",
-  "puback",
-  "pubrec",
-  "pubrel",
-  "pubcomp",
-  "subscribe",
-  "suback",
-  "unsubscribe",
-  "unsuback",
-  "disconnect",
-  "auth",
-];
+// User properties may stand wherever properties do: every packet but PINGREQ and PINGRESP, and the will.
+const ALL: PropertyContext[] = [...PACKET_NAMES.filter((n): n is WithProperties => n !== undefined && !n.startsWith("ping")), "will"];
 const FLAG = [0, 1] as const;
 
 function def(id: number, name: keyof Properties, type: PropType, where: PropertyContext[], extra: Partial<PropDef> = {}): PropDef {
