@@ -74,16 +74,13 @@ export abstract class WebSocketClosing extends WebSocketWriting {
     if (sock.closed) return this._enter(CLOSED);
     const end = sock.rt.host.now() + this.closeTimeout;
     if (this.role === "server" || peerClosed || this._x?.failure) sock.shutdown();
-    // The wait is bounded even when a read without a timeout is in flight: this timer ends it.
-    const stop = sock.rt.dispatcher.timer(this.closeTimeout, () => this._wakePullers());
     // wait for the peer's close frame (unless we have it) and then its TCP close
     while (!(this._f & EOF) && !sock.closed && this._x?.failure?.closeCode !== CLOSE_ABNORMAL) {
       const left = end - sock.rt.host.now();
       if (left <= 0) break;
       if (this.closeCode !== undefined && this.role === "client") sock.shutdown();
-      await this._pull(left);
+      await this._pull(left); // bounded by `left` even when a read without a timeout is in flight
     }
-    stop();
     // a close frame still stuck behind a full queue (a peer that does not read): abort
     if (this._f & CLOSE_OUT) sock.close();
     else sock.abort();

@@ -172,11 +172,15 @@ export abstract class WebSocketReading extends WebSocketBase {
 
   /**
    * Waits for one socket read (for `ping` and the closing handshake, which read on the
-   * connection's behalf): resolves after the next outcome, whoever started the read.
+   * connection's behalf): resolves after the next outcome, whoever started the read, or after
+   * `timeout` ms. The timer is what bounds the wait when a read is already in flight (a
+   * `readMessage()` without a timeout has none of its own); the caller checks its deadline and
+   * pulls again if time is left (a host's timer may fire before its own clock says the time is up).
    */
-  _pull(timeout: number | undefined): Promise<void> {
+  _pull(timeout: number): Promise<void> {
     const p = new Promise<void>((resolve) => ((this._x ??= {}).pullers ??= []).push(resolve));
     if (this._fill(timeout)) this._wakePullers();
+    else p.then(this.sock.rt.dispatcher.timer(timeout, () => this._wakePullers()));
     return p;
   }
 
