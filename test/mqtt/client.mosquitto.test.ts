@@ -261,7 +261,7 @@ describe.each([4, 5] as const)("MQTT v%i against mosquitto", (v) => {
       await b.kill9();
       expect(inflightAtKill).toBeGreaterThan(0);
       expect(receivedAtKill).toBeLessThan(N);
-      proxy.resume();
+      proxy.brokerKilled();
       await b.run();
       const outcomes = await Promise.allSettled(results);
       expect(outcomes.filter((o) => o.status === "rejected")).toEqual([]);

@@ -3,7 +3,9 @@
  * lets a test freeze the conversation with acknowledgements still in flight both ways, so that
  * what the broker has acknowledged is also in its database before it is killed. What the broker
  * sends while held reaches the clients only if the connection survives (a kill drops it, as a
- * network would): so the clients never act on a broker state newer than the one it saved.
+ * network would): so the clients never act on a broker state newer than the one it saved. After
+ * a kill the test says so (`brokerKilled`) instead of resuming: the proxy would otherwise learn of
+ * the dead upstream only from a later event and could hand the clients what the dead broker sent.
  */
 import { connect, createServer, type AddressInfo, type Server, type Socket } from "node:net";
 
@@ -64,6 +66,21 @@ export class PausingProxy {
       for (const d of p.held.splice(0)) p.upstream.write(d);
       for (const d of p.heldDown.splice(0)) p.client.write(d);
     }
+  }
+
+  /**
+   * The broker was killed while held: its connections end now, and what either side sent while
+   * held is dropped (it never reached the other side, as when a host dies), then traffic flows again.
+   */
+  brokerKilled(): void {
+    for (const p of this.#pairs) {
+      p.held.length = 0;
+      p.heldDown.length = 0;
+      p.client.destroy();
+      p.upstream.destroy();
+    }
+    this.#pairs.clear();
+    this.#paused = false;
   }
 
   /**
