@@ -250,7 +250,7 @@ function throughputFigures(goal: number): Figure[] {
   ];
 }
 
-function rateFigures(goal: number, unit = "req/s"): Figure[] {
+function rateFigures(goal: number | undefined, unit = "req/s"): Figure[] {
   return [
     { key: "rate", label: "rate", unit, scale: 1, better: "higher", goal, section: "main" },
     { key: "p50", label: "latency p50", unit: "ms", scale: 1, better: "lower", section: "detail" },
@@ -444,6 +444,20 @@ export function cases(s: Settings): CaseDef[] {
         profile: { kind: "load", role: tcpEcho, args: [], spec: (port) => ({ kind: "rr", port, size: 64, conns, native: true }) },
       }),
     ),
+    {
+      id: "rr-64-100-job",
+      group: "TCP",
+      title: "TCP echo, 64 B request/response, 100 connections: node:net writing from a promise job vs from the event",
+      ours: "node:net, `'data'` → a promise job → `write()` (what a coroutine's `await read()` adds)",
+      base: "node:net `'data'` → `write()`",
+      figures: rateFigures(undefined), // a reference for the reading, not a goal of ours
+      run: loadCase({
+        role: { ours: "echo-raw-job", base: "echo-raw" },
+        spec: (port) => ({ kind: "rr", port, size: 64, conns: 100, native: true }),
+        unit: "trips",
+        minDurationMs: 3000,
+      }),
+    },
     {
       id: "console-echo-16k",
       group: "Console",

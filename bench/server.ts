@@ -7,8 +7,9 @@
  *
  * Roles — ours: `echo-ours` (example 9), `proxy-ours` (example 13), `writer-ours` (a cosocket
  * writer), `ws-echo-ours` (hook, ws-hooks.ts). Baselines on plain node:net: `echo-pipe`
- * (`socket.pipe(socket)`), `echo-raw` (`'data'` → `write()`), `proxy-pipe` (pipe both ways),
- * `writer-net` (`write()` / `'drain'`), and `ws-echo-ws` (the `ws` server).
+ * (`socket.pipe(socket)`), `echo-raw` (`'data'` → `write()`), `echo-raw-job` (the same, writing
+ * from a promise job), `proxy-pipe` (pipe both ways), `writer-net` (`write()` / `'drain'`), and
+ * `ws-echo-ws` (the `ws` server).
  */
 import * as fs from "node:fs";
 import * as net from "node:net";
@@ -92,6 +93,9 @@ async function start(): Promise<Started> {
       return netServer((s) => s.pipe(s));
     case "echo-raw":
       return netServer((s) => s.on("data", (d) => s.write(d)));
+    case "echo-raw-job":
+      // echo-raw with each write made from a promise job, as a coroutine's does after `await read()`
+      return netServer((s) => s.on("data", (d) => Promise.resolve(d).then((x) => s.write(x))));
     case "proxy-pipe":
       return netServer((c) => {
         const d = net.connect(target, HOST);
