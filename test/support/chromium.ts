@@ -8,8 +8,11 @@ import { itWithPeer } from "./peers.js";
 
 export const CHROMIUM = "/usr/bin/chromium";
 
-/** Tests that need it use `itChromium` from ./peers.ts (this file is also used outside jest). */
-export function launchChromium(): Promise<Browser> {
+/**
+ * Tests that need it use `itChromium` from ./peers.ts (this file is also used outside jest).
+ * `extraArgs` go after the usual flags (e.g. `--ignore-certificate-errors` for a test CA).
+ */
+export function launchChromium(extraArgs: string[] = []): Promise<Browser> {
   return chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
@@ -21,6 +24,7 @@ export function launchChromium(): Promise<Browser> {
       "--disable-background-networking",
       "--disable-component-update",
       "--disable-sync",
+      ...extraArgs,
     ],
   });
 }

@@ -5,7 +5,6 @@
 import { createServer as createHttpsServer, get as httpsGet } from "node:https";
 import type { AddressInfo } from "node:net";
 import WsLib, { WebSocketServer } from "ws";
-import { chromium } from "playwright-core";
 import { Runtime } from "../../src/index.js";
 import { nodeHost } from "../../hosts/node/index.js";
 import { example5 } from "../../examples/05-websocket-server.js";
@@ -16,7 +15,7 @@ import { webConsole } from "../../examples/web-console.js";
 import { example9 } from "../../examples/09-cosocket-echo.js";
 import { usePKI, type PKI } from "../tls/pki.js";
 import { itWithPeer } from "../support/peers.js";
-import { itChromium } from "../support/chromium.js";
+import { itChromium, launchChromium } from "../support/chromium.js";
 
 const itOpenssl = itWithPeer("openssl", "apt-get install openssl");
 
@@ -90,19 +89,7 @@ describe("wss:// and https", () => {
         tls: { cert: pki.server.cert, key: pki.server.key },
         statEvery: 100,
       });
-      const browser = await chromium.launch({
-        executablePath: "/usr/bin/chromium",
-        args: [
-          "--no-sandbox",
-          "--disable-gpu",
-          "--disable-quic",
-          "--no-first-run",
-          "--disable-background-networking",
-          "--disable-component-update",
-          "--disable-sync",
-          "--ignore-certificate-errors",
-        ],
-      });
+      const browser = await launchChromium(["--ignore-certificate-errors"]);
       try {
         const page = await browser.newPage();
         await page.goto(`https://localhost:${console.port}/`);
