@@ -2,8 +2,8 @@
  * The seam's TCP socket over `node:net` (ECMA-419 shape).
  *
  * Reading: every chunk Node delivers is kept as is (one chunk in a field, several in a `ByteQueue`,
- * src/base/) and announced with `onReadable(unread)`; past `recvBuffer` unread bytes the socket is paused (kernel flow control
- * takes over) until `read()` brings it back to `recvBuffer` or less.
+ * src/base/) and announced with `onReadable(unread)`; past `recvBuffer` unread bytes the socket
+ * is paused (kernel flow control takes over) until `read()` brings it back to `recvBuffer` or less.
  *
  * Writing: writable = max(0, sendBuffer − bytes Node still holds). A write copies the caller's
  * bytes once, into a shared slab (write-slab.ts: no allocation per write), and hands the copy to

@@ -1,11 +1,10 @@
 /**
  * A TCP proxy in front of a broker whose traffic can be held back in both directions. Holding it
  * lets a test freeze the conversation with acknowledgements still in flight both ways, so that
- * what the broker has acknowledged is also in its database before it is killed. What the broker
- * sends while held reaches the clients only if the connection survives (a kill drops it, as a
- * network would): so the clients never act on a broker state newer than the one it saved. After
- * a kill the test says so (`brokerKilled`) instead of resuming: the proxy would otherwise learn of
- * the dead upstream only from a later event and could hand the clients what the dead broker sent.
+ * what the broker has acknowledged is also in its database before it is killed. After the kill
+ * the test says so (`brokerKilled`): what was held is dropped with the connections, as a network
+ * would drop it, so the clients never act on a broker state newer than the one it saved (waiting
+ * for the proxy to notice the dead upstream itself could hand them what the dead broker sent).
  */
 import { connect, createServer, type AddressInfo, type Server, type Socket } from "node:net";
 
@@ -58,14 +57,6 @@ export class PausingProxy {
   /** Holds back what clients and the broker send each other. */
   pause(): void {
     this.#paused = true;
-  }
-
-  resume(): void {
-    this.#paused = false;
-    for (const p of this.#pairs) {
-      for (const d of p.held.splice(0)) p.upstream.write(d);
-      for (const d of p.heldDown.splice(0)) p.client.write(d);
-    }
   }
 
   /**
